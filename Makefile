@@ -1,0 +1,39 @@
+# Two entry points: `make demo` (build the bundled sample) and `make test`.
+# Both create .venv and install edgekit with its build extras on first use.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+DIGITS := samples/digits
+DEMO_OPTS := --backbone small_cnn --weights none --image-size 32 --epochs 25 --fine-tune-epochs 0 \
+             --augment flip=none,rotation=0.04,zoom=0.08,translation=0.08,contrast=0.1
+
+.PHONY: install demo test test-fast bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[build,samples,test]"
+	touch $@
+
+$(DIGITS): | $(STAMP)
+	$(BIN)/python samples/make_digits.py $(DIGITS)
+
+demo: $(STAMP) $(DIGITS)
+	$(BIN)/edgekit build $(DIGITS) --target cpu --out build/demo/cpu $(DEMO_OPTS)
+	$(BIN)/edgekit build $(DIGITS) --target edgetpu --out build/demo/edgetpu $(DEMO_OPTS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -ra
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -ra -m "not slow"
+
+bench: $(STAMP) $(DIGITS)
+	$(BIN)/python tools/bench_build.py $(DIGITS)
+
+clean:
+	rm -rf $(VENV) build $(DIGITS) .pytest_cache

@@ -1,0 +1,333 @@
+"""``build()``: data -> trained Keras model -> .tflite for a target -> verified report.
+
+Only a composition of the other modules; the CLI's ``edgekit build`` calls this and
+nothing else, so a pipeline calling Python gets exactly what the terminal gets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit._version import __version__
+from edgekit.data import Augmentation, LabelledImages, from_arrays, load_image_folder, stratified_split
+from edgekit.errors import ConfigError, ConversionError
+from edgekit.files import atomic_output_dir, file_facts
+from edgekit.models.backbones import DEFAULT_IMAGE_SIZE, Backbone, WeightsKind, WeightsSpec, saved_model_image_size
+from edgekit.models.training import TrainConfig
+from edgekit.progress import Progress, resolve
+from edgekit.targets import TargetProfile, load_target
+
+DataSource = str | Path | LabelledImages | tuple
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    out: Path
+    tflite_path: Path
+    keras_path: Path
+    labels_path: Path
+    report_path: Path
+    report: dict
+
+
+def build(
+    data: DataSource,
+    *,
+    target: str | Path | TargetProfile = "cpu",
+    out: str | Path = "build",
+    backbone: str | Backbone = Backbone.MOBILENET_V2,
+    weights: str | Path | None = "imagenet",
+    image_size: int | tuple[int, int] | None = None,
+    alpha: float = 1.0,
+    epochs: int = 10,
+    fine_tune_epochs: int = 5,
+    fine_tune_layers: int = 20,
+    learning_rate: float = 1e-3,
+    fine_tune_learning_rate: float | None = None,
+    batch_size: int = 32,
+    dropout: float = 0.2,
+    patience: int = 5,
+    val_split: float = 0.2,
+    val_dir: str | Path | None = None,
+    augment: str | Augmentation | None = "default",
+    seed: int = 0,
+    strict: bool = False,
+    min_agreement: float = 0.8,
+    progress: bool | Progress = True,
+) -> BuildResult:
+    """Train a classifier on ``data`` and convert it for ``target``; see the README for each option.
+
+    ``data``: a folder with one sub-folder per class, ``(images, labels)`` arrays, or
+    a :class:`~edgekit.data.LabelledImages`. Raises :class:`~edgekit.errors.EdgekitError`
+    subclasses for anything the caller can fix, before training where possible.
+    """
+    started = time.perf_counter()
+    say = resolve(progress)
+    profile = load_target(target)
+    backbone = _choice(Backbone, backbone, "backbone")
+    weight_spec = WeightsSpec.parse(weights)
+    augmentation = augment if isinstance(augment, Augmentation) else Augmentation.parse(augment)
+    config = TrainConfig(
+        epochs=epochs,
+        learning_rate=learning_rate,
+        fine_tune_epochs=fine_tune_epochs,
+        fine_tune_layers=fine_tune_layers,
+        fine_tune_learning_rate=fine_tune_learning_rate if fine_tune_learning_rate is not None else learning_rate / 10,
+        batch_size=batch_size,
+        dropout=dropout,
+        patience=patience,
+    )
+    config.validate()
+    if not 0.0 <= min_agreement <= 1.0:
+        raise ConfigError(f"min_agreement must be in [0, 1], got {min_agreement}")
+    size = _image_size(image_size, backbone, weight_spec)
+    if not 0 < alpha <= 2:
+        raise ConfigError(f"alpha must be in (0, 2], got {alpha}")
+    recipe = {
+        "backbone": backbone.value,
+        "weights": str(weight_spec),
+        "image_size": list(size),
+        "alpha": alpha,
+        **dataclasses.asdict(config),
+        "val_split": val_split,
+        "val_dir": str(val_dir) if val_dir is not None else None,
+        "augment": {k: str(v) if isinstance(v, str) else v for k, v in dataclasses.asdict(augmentation).items()},
+        "seed": seed,
+        "strict": strict,
+        "min_agreement": min_agreement,
+    }
+
+    with atomic_output_dir(out) as tmp:
+        timings: dict[str, float] = {}
+        tick = time.perf_counter()
+        train_data, val_data, all_data = _load_data(data, size, val_split, val_dir, seed, strict, say)
+        timings["load_data"] = time.perf_counter() - tick
+
+        from edgekit._tf import keras_module, tensorflow
+        from edgekit.convert import to_tflite
+        from edgekit.data.pipeline import to_tf_dataset
+        from edgekit.models import build_backbone, build_classifier, train
+        from edgekit.predict import predict
+        from edgekit.runtime import find_runtime
+
+        tick = time.perf_counter()
+        tf, keras = tensorflow(), keras_module()
+        keras.utils.set_random_seed(seed)
+        model = build_classifier(
+            build_backbone(backbone, size, alpha=alpha, weights=weight_spec),
+            len(train_data.class_names),
+            dropout=dropout,
+        )
+        say.log(f"model: {backbone} ({weight_spec} weights) {size[0]}x{size[1]}, {model.count_params():,} parameters")
+        train_ds = to_tf_dataset(train_data, batch_size=batch_size, training=True, augmentation=augmentation, seed=seed)
+        val_ds = to_tf_dataset(val_data, batch_size=batch_size, training=False)
+        phases = train(model, train_ds, val_ds, config, pretrained=weight_spec.pretrained, progress=say)
+        timings["train"] = time.perf_counter() - tick
+
+        keras_scores = model.predict(val_ds, verbose=0)
+        keras_pred = keras_scores.argmax(axis=1)
+        keras_accuracy = float(np.mean(keras_pred == val_data.labels))
+        say.log(f"keras validation accuracy {keras_accuracy:.4f} on {len(val_data)} images")
+
+        tick = time.perf_counter()
+        say.log(f"converting for {profile.id}: {profile.convert.quantization}, "
+                f"{profile.convert.input_type} input, {profile.convert.output_type} output")
+        calibration = _calibration_images(train_data, profile.convert.representative_samples, seed)
+        tflite_bytes = to_tflite(model, profile.convert, batch_size=profile.limits.batch_size,
+                                 representative=calibration)
+        tflite_path = tmp / "model.tflite"
+        tflite_path.write_bytes(tflite_bytes)
+        timings["convert"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        runtime = find_runtime()
+        say.log(f"verifying model.tflite with {runtime.name} {runtime.version} on {len(val_data)} validation images")
+        tflite_pred = predict(tflite_path, val_data.images, runtime=runtime).argmax(axis=1)
+        tflite_accuracy = float(np.mean(tflite_pred == val_data.labels))
+        agreement = float(np.mean(tflite_pred == keras_pred))
+        timings["verify"] = time.perf_counter() - tick
+        say.log(f"tflite accuracy {tflite_accuracy:.4f}, top-1 agreement with keras {agreement:.4f}")
+        if agreement < min_agreement:
+            raise ConversionError(
+                f"the converted model agrees with the Keras model on only {agreement:.1%} of validation images "
+                f"(minimum {min_agreement:.0%}): {profile.convert.quantization} conversion lost too much accuracy"
+            )
+        if profile.limits.max_model_bytes and len(tflite_bytes) > profile.limits.max_model_bytes:
+            raise ConversionError(
+                f"model.tflite is {len(tflite_bytes):,} bytes, over {profile.id}'s limit of {profile.limits.max_model_bytes:,}"
+            )
+
+        tick = time.perf_counter()
+        keras_path = tmp / "model.keras"
+        model.save(keras_path)
+        (tmp / "labels.txt").write_text("".join(f"{name}\n" for name in train_data.class_names), encoding="utf-8")
+        timings["save"] = time.perf_counter() - tick
+
+        report = {
+            "edgekit_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "target": _target_summary(profile),
+            "recipe": recipe,
+            "data": _data_summary(all_data, train_data, val_data, val_dir),
+            "model": {
+                "backbone": backbone.value,
+                "weights": str(weight_spec),
+                "parameters": int(model.count_params()),
+                "input_size": list(size),
+            },
+            "training": {"phases": [dataclasses.asdict(p) for p in phases]},
+            "keras": {"accuracy": keras_accuracy, "file": "model.keras", **file_facts(keras_path)},
+            "tflite": {
+                "file": "model.tflite",
+                "quantization": profile.convert.quantization.value,
+                "accuracy": tflite_accuracy,
+                "agreement": agreement,
+                "accuracy_drop": keras_accuracy - tflite_accuracy,
+                "evaluated_on": len(val_data),
+                "runtime": f"{runtime.name} {runtime.version}",
+                **_io_summary(tflite_path, runtime),
+                **file_facts(tflite_path),
+            },
+            "versions": _versions(tf, keras, runtime),
+            "timings_seconds": {k: round(v, 2) for k, v in timings.items()},
+        }
+        report["wall_seconds"] = round(time.perf_counter() - started, 2)
+        (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+    out = Path(out)
+    say.log(f"wrote {out}/model.tflite ({report['tflite']['bytes']:,} bytes) in {report['wall_seconds']:.1f}s")
+    return BuildResult(
+        out=out,
+        tflite_path=out / "model.tflite",
+        keras_path=out / "model.keras",
+        labels_path=out / "labels.txt",
+        report_path=out / "report.json",
+        report=report,
+    )
+
+
+def _choice(enum: Any, value: Any, what: str) -> Any:
+    try:
+        return enum(value)
+    except ValueError:
+        raise ConfigError(f"unknown {what} {value!r}: use one of {', '.join(m.value for m in enum)}") from None
+
+
+def _image_size(image_size: Any, backbone: Backbone, weights: WeightsSpec) -> tuple[int, int]:
+    if weights.kind == WeightsKind.MODEL:
+        from_model = saved_model_image_size(weights.path)
+        if image_size is None:
+            return from_model
+    if image_size is None:
+        side = DEFAULT_IMAGE_SIZE[backbone]
+        return side, side
+    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+    if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
+        raise ConfigError(f"image_size must be a positive int or (height, width), got {image_size!r}")
+    return size
+
+
+def _load_data(data, size, val_split, val_dir, seed, strict, say: Progress):
+    if isinstance(data, LabelledImages):
+        everything = data if data.image_size == size else from_arrays(
+            data.images, data.labels, class_names=data.class_names, image_size=size)
+    elif isinstance(data, tuple):
+        if len(data) != 2:
+            raise ConfigError("array data must be a pair (images, labels)")
+        everything = from_arrays(data[0], data[1], image_size=size)
+    else:
+        say.log(f"reading images from {data} at {size[0]}x{size[1]}")
+        everything = load_image_folder(
+            data, size, strict=strict, progress=lambda done, total: say.count("decoded", done, total))
+    for skipped in everything.skipped:
+        say.log(f"skipped {skipped.path}: {skipped.reason}")
+    if val_dir is not None:
+        say.log(f"reading validation images from {val_dir}")
+        val = load_image_folder(val_dir, size, strict=strict, class_names=everything.class_names)
+        for skipped in val.skipped:
+            say.log(f"skipped {skipped.path}: {skipped.reason}")
+        train_set = everything
+    else:
+        train_set, val = stratified_split(everything, val_split, seed)
+        val = dataclasses.replace(val, skipped=())
+    say.log(f"{len(everything.class_names)} classes, {len(train_set)} training and {len(val)} validation images")
+    return train_set, val, everything if val_dir is None else _with_val_skips(everything, val)
+
+
+def _with_val_skips(train: LabelledImages, val: LabelledImages) -> LabelledImages:
+    return dataclasses.replace(train, skipped=train.skipped + val.skipped, ignored=train.ignored + val.ignored)
+
+
+def _calibration_images(train: LabelledImages, count: int, seed: int) -> np.ndarray:
+    # Drawn across the whole training split (not its first N files, which sort by class)
+    # so every class contributes to the activation ranges.
+    rng = np.random.default_rng(seed)
+    take = rng.permutation(len(train))[: max(1, min(count, len(train)))]
+    return train.images[np.sort(take)].astype(np.float32)
+
+
+def _data_summary(all_data: LabelledImages, train: LabelledImages, val: LabelledImages, val_dir) -> dict:
+    return {
+        "source": all_data.root or "arrays",
+        "validation": str(val_dir) if val_dir is not None else "stratified split",
+        "classes": list(train.class_names),
+        "train_counts": train.counts(),
+        "validation_counts": val.counts(),
+        "train_images": len(train),
+        "validation_images": len(val),
+        "skipped": [dataclasses.asdict(s) for s in all_data.skipped],
+        "ignored_non_image_files": all_data.ignored,
+    }
+
+
+def _target_summary(profile: TargetProfile) -> dict:
+    summary = dataclasses.asdict(profile)
+    return json.loads(json.dumps(summary, default=str))
+
+
+def _io_summary(path: Path, runtime: Any) -> dict:
+    interpreter = runtime.interpreter(model_path=path)
+
+    def describe(detail: dict) -> dict:
+        scale, zero_point = detail["quantization"]
+        return {
+            "dtype": np.dtype(detail["dtype"]).name,
+            "shape": [int(d) for d in detail["shape_signature"]],
+            "scale": float(scale),
+            "zero_point": int(zero_point),
+        }
+
+    return {
+        "input": describe(interpreter.get_input_details()[0]),
+        "output": describe(interpreter.get_output_details()[0]),
+    }
+
+
+def _versions(tf: Any, keras: Any, runtime: Any) -> dict:
+    from importlib import metadata
+
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "tensorflow": tf.__version__,
+        "tf_keras": keras.__version__,
+        "tensorflow_model_optimization": version("tensorflow-model-optimization"),
+        "runtime": f"{runtime.name} {runtime.version}",
+        "pillow": version("pillow"),
+        "platform": platform.platform(),
+    }

@@ -1,0 +1,139 @@
+"""The ``edgekit`` command: a thin shell over the Python API.
+
+Heavy imports (TensorFlow, via edgekit.builder's functions) happen inside command
+bodies, so ``edgekit --help`` starts fast on a Raspberry Pi.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from edgekit._version import __version__
+from edgekit.errors import EdgekitError
+
+_BACKBONES = [
+    "small_cnn", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
+    "mobilenet_v3_small_minimalistic", "mobilenet_v3_large_minimalistic", "efficientnet_b0",
+]
+
+
+def _fail(exc: EdgekitError) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="edgekit")
+def cli() -> None:
+    """Build, check and profile TensorFlow Lite models for edge devices.
+
+    \b
+      edgekit build DATA_DIR --target edgetpu --out build/tpu
+      edgekit targets
+    """
+
+
+@cli.command()
+@click.argument("data", type=click.Path(path_type=str))
+@click.option("--target", "-t", default="cpu", show_default=True,
+              help="Target profile id (see `edgekit targets`) or a path to a .toml profile.")
+@click.option("--out", "-o", default="build", show_default=True, type=click.Path(path_type=str),
+              help="Output folder: model.tflite, model.keras, labels.txt, report.json. Replaced atomically.")
+@click.option("--backbone", "-b", type=click.Choice(_BACKBONES), default="mobilenet_v2", show_default=True,
+              help="Feature extractor; small_cnn is for thumbnails (8-64 px).")
+@click.option("--weights", "-w", default="imagenet", show_default=True,
+              help="Backbone weights: imagenet (Keras download, cached in ~/.keras/models), none, "
+                   "a .h5 weights file of the backbone, or a .keras model to reuse as backbone.")
+@click.option("--image-size", type=int, default=None,
+              help="Square input size in pixels [default: 224, or 32 for small_cnn].")
+@click.option("--alpha", type=float, default=1.0, show_default=True, help="Width multiplier of the backbone.")
+@click.option("--epochs", type=int, default=10, show_default=True,
+              help="Epochs of the head phase (the only phase with --weights none).")
+@click.option("--fine-tune-epochs", type=int, default=5, show_default=True,
+              help="Epochs fine-tuning the backbone's top layers (added to --epochs with --weights none).")
+@click.option("--fine-tune-layers", type=int, default=20, show_default=True,
+              help="How many of the backbone's top layers to fine-tune (BatchNorm stays frozen).")
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@click.option("--fine-tune-learning-rate", type=float, default=None,
+              help="[default: learning rate / 10]")
+@click.option("--batch-size", type=int, default=32, show_default=True)
+@click.option("--dropout", type=float, default=0.2, show_default=True)
+@click.option("--patience", type=int, default=5, show_default=True,
+              help="Early stopping: epochs without validation gain (0 disables).")
+@click.option("--val-split", type=float, default=0.2, show_default=True,
+              help="Fraction of each class held out for validation (stratified, seeded).")
+@click.option("--val-dir", type=click.Path(path_type=str), default=None,
+              help="A separate validation folder with the same class sub-folders (replaces --val-split).")
+@click.option("--augment", default="default", show_default=True,
+              help="none, default, or overrides like 'flip=none,rotation=0.1,noise=4' "
+                   "(flip, rotation, zoom, translation, contrast, noise). Training images only.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--strict", is_flag=True, help="Stop on an unreadable image instead of skipping it.")
+@click.option("--min-agreement", type=float, default=0.8, show_default=True,
+              help="Fail when the .tflite agrees with the Keras model on fewer validation images.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+def build(data: str, quiet: bool, as_json: bool, **options) -> None:
+    """Train a classifier on DATA and convert it for a target.
+
+    DATA is a folder with one sub-folder of images per class (jpg, png, bmp, gif,
+    webp). The .tflite is run on the validation images and its accuracy and agreement
+    with the Keras model are reported. Progress goes to stderr.
+    """
+    import edgekit
+
+    try:
+        result = edgekit.build(data, progress=not quiet, **options)
+    except EdgekitError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps(result.report, indent=2))
+    elif not quiet:
+        click.echo(summary(result.report, str(result.out)))
+
+
+def summary(report: dict, out: str) -> str:
+    """A few lines a person reads after a build."""
+    lite, keras, data = report["tflite"], report["keras"], report["data"]
+    lines = [
+        f"target    {report['target']['id']} ({lite['quantization']}, {lite['input']['dtype']} in, "
+        f"{lite['output']['dtype']} out)",
+        f"data      {len(data['classes'])} classes, {data['train_images']} train / {data['validation_images']} "
+        f"validation images, {len(data['skipped'])} skipped",
+        f"accuracy  keras {keras['accuracy']:.4f}  tflite {lite['accuracy']:.4f}  "
+        f"agreement {lite['agreement']:.4f}",
+        f"size      model.tflite {lite['bytes']:,} bytes ({lite['gzip_bytes']:,} gzipped), "
+        f"model.keras {keras['bytes']:,} bytes",
+        f"output    {out}/  ({report['wall_seconds']:.1f}s)",
+    ]
+    return "\n".join(lines)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the profiles as JSON.")
+def targets(as_json: bool) -> None:
+    """List the shipped target profiles."""
+    import dataclasses
+
+    from edgekit.targets import load_target, shipped_targets
+
+    try:
+        profiles = [load_target(name) for name in shipped_targets()]
+    except EdgekitError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(p) for p in profiles], indent=2, default=str))
+        return
+    width = max(len(p.id) for p in profiles)
+    for p in profiles:
+        click.echo(f"{p.id:<{width}}  {p.description}")
+
+
+def main() -> None:
+    cli(prog_name="edgekit")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

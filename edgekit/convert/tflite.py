@@ -1,0 +1,69 @@
+"""Keras model to .tflite bytes, driven by a target's conversion settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edgekit._tf import tensorflow
+from edgekit.errors import ConfigError, ConversionError
+from edgekit.targets import ConvertSettings, Quantization, TensorType
+
+
+def to_tflite(model: Any, settings: ConvertSettings, *, batch_size: int = 1,
+              representative: np.ndarray | None = None) -> bytes:
+    """Convert ``model`` (pixels in, class scores out).
+
+    ``batch_size`` 0 keeps the batch dimension dynamic; accelerators need it fixed.
+    ``representative``: float pixel images calibrating activation ranges, needed for int8.
+    """
+    tf = tensorflow()
+    _check_settings(settings, representative)
+    shape = [batch_size or None, *model.input_shape[1:]]
+    # A concrete function with an explicit signature: the only way to give the
+    # .tflite a static batch dimension, which the Edge TPU requires.
+    signature = tf.TensorSpec(shape, tf.float32, name="image")
+    function = tf.function(lambda image: model(image, training=False)).get_concrete_function(signature)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+
+    quantization = settings.quantization
+    if quantization == Quantization.FLOAT16:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == Quantization.DYNAMIC_RANGE:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantization == Quantization.INT8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        samples = representative.astype(np.float32)
+
+        def calibration():
+            for image in samples:
+                yield [image[None]]
+
+        converter.representative_dataset = calibration
+        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if settings.allow_float_ops:
+            ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
+        converter.target_spec.supported_ops = ops
+        converter.inference_input_type = _tf_dtype(tf, settings.input_type)
+        converter.inference_output_type = _tf_dtype(tf, settings.output_type)
+    try:
+        return bytes(converter.convert())
+    except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError, RuntimeError, ValueError...
+        lines = [line for line in str(exc).splitlines() if "error" in line.lower()] or str(exc).splitlines() or [type(exc).__name__]
+        raise ConversionError(f"TFLite conversion ({quantization}) failed: {lines[0].strip()[:400]}") from exc
+
+
+def _check_settings(settings: ConvertSettings, representative: np.ndarray | None) -> None:
+    integer_io = {settings.input_type, settings.output_type} - {TensorType.FLOAT32}
+    if integer_io and settings.quantization != Quantization.INT8:
+        raise ConfigError(
+            f"{settings.input_type}/{settings.output_type} input/output needs int8 quantization, not {settings.quantization}"
+        )
+    if settings.quantization == Quantization.INT8 and (representative is None or len(representative) == 0):
+        raise ConfigError("int8 quantization needs representative images to calibrate activation ranges")
+
+
+def _tf_dtype(tf: Any, kind: TensorType) -> Any:
+    return {TensorType.FLOAT32: tf.float32, TensorType.INT8: tf.int8, TensorType.UINT8: tf.uint8}[kind]

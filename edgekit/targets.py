@@ -1,0 +1,192 @@
+"""Target profiles: what a device needs from the converter, its limits, and how to profile it.
+
+Profiles are data (``targets/*.toml``, shipped inside the wheel as ``edgekit.targets``)
+loaded into frozen dataclasses. Unknown keys and wrong types are rejected with the
+file and key named, so a typo in a board file never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from edgekit._compat import StrEnum, tomllib
+from edgekit.errors import ConfigError
+
+
+class TargetKind(StrEnum):
+    """Which converter backend and checker a profile selects."""
+
+    CPU = "cpu"
+    GPU = "gpu"
+    EDGETPU = "edgetpu"
+
+
+class Quantization(StrEnum):
+    FLOAT32 = "float32"
+    FLOAT16 = "float16"
+    DYNAMIC_RANGE = "dynamic"
+    INT8 = "int8"
+
+
+class TensorType(StrEnum):
+    FLOAT32 = "float32"
+    INT8 = "int8"
+    UINT8 = "uint8"
+
+
+@dataclass(frozen=True)
+class ConvertSettings:
+    quantization: Quantization = Quantization.FLOAT32
+    input_type: TensorType = TensorType.FLOAT32
+    output_type: TensorType = TensorType.FLOAT32
+    # Calibration images drawn from the training split for full-integer quantisation.
+    representative_samples: int = 200
+    # Let int8 conversion keep float kernels for ops without an int8 one.
+    allow_float_ops: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    # 0 keeps a dynamic batch dimension; accelerators need a fixed one.
+    batch_size: int = 1
+    max_model_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class ProfileSettings:
+    threads: int = 1
+    warmup: int = 10
+    runs: int = 100
+    delegate: str | None = None
+    accelerator: str | None = None
+
+
+@dataclass(frozen=True)
+class TargetProfile:
+    id: str
+    kind: TargetKind
+    description: str = ""
+    inherits: str | None = None
+    convert: ConvertSettings = field(default_factory=ConvertSettings)
+    limits: Limits = field(default_factory=Limits)
+    profile: ProfileSettings = field(default_factory=ProfileSettings)
+    # Where the profile was read from; not a TOML key.
+    source: str = field(default="", compare=False)
+
+
+_NOT_KEYS = {"source"}
+# targets/ at the top of the repository, mapped into the wheel under this name.
+_PACKAGE = "edgekit._target_files"
+
+
+def shipped_targets() -> list[str]:
+    """Ids of the profiles shipped with edgekit, sorted."""
+    folder = resources.files(_PACKAGE)
+    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_target(target: str | Path | TargetProfile) -> TargetProfile:
+    """Load a profile by shipped id (``"edgetpu"``) or from a ``.toml`` file path."""
+    if isinstance(target, TargetProfile):
+        return target
+    table, source = _read_with_parents(str(target), seen=())
+    profile = _build(TargetProfile, table, where=source)
+    return dataclasses.replace(profile, source=source)
+
+
+def _locate(name: str, relative_to: Path | None) -> tuple[str, bytes]:
+    looks_like_path = name.endswith(".toml") or "/" in name or "\\" in name
+    if looks_like_path:
+        path = Path(name).expanduser()
+        if not path.is_absolute() and relative_to is not None:
+            path = relative_to / path
+        if not path.is_file():
+            raise ConfigError(f"target profile {path}: no such file")
+        return str(path), path.read_bytes()
+    resource = resources.files(_PACKAGE) / f"{name}.toml"
+    if not resource.is_file():
+        known = ", ".join(shipped_targets())
+        raise ConfigError(f"unknown target {name!r}: use one of {known}, or a path to a .toml file")
+    return f"targets/{name}.toml", resource.read_bytes()
+
+
+def _read_with_parents(name: str, seen: tuple[str, ...], relative_to: Path | None = None) -> tuple[dict, str]:
+    source, raw = _locate(name, relative_to)
+    if source in seen:
+        raise ConfigError(f"target profile {source}: 'inherits' forms a cycle: {' -> '.join(seen + (source,))}")
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"target profile {source}: not valid TOML: {exc}") from None
+    parent_name = table.get("inherits")
+    if parent_name is None:
+        return table, source
+    if not isinstance(parent_name, str):
+        raise ConfigError(f"target profile {source}: key 'inherits' must be a string")
+    here = Path(source).parent if Path(source).is_file() else None
+    try:
+        parent, _ = _read_with_parents(parent_name, seen + (source,), here)
+    except ConfigError as exc:
+        raise ConfigError(f"target profile {source}: parent {parent_name!r}: {exc}") from None
+    return _merge(parent, table), source
+
+
+def _merge(parent: dict, child: dict) -> dict:
+    merged = dict(parent)
+    for key, value in child.items():
+        if isinstance(value, dict) and isinstance(parent.get(key), dict):
+            merged[key] = _merge(parent[key], value)
+        else:
+            merged[key] = value
+    # description and id describe the child alone.
+    return merged
+
+
+def _build(cls: type, table: dict, where: str, prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)} - _NOT_KEYS
+    unknown = sorted(set(table) - names)
+    if unknown:
+        raise ConfigError(
+            f"target profile {where}: unknown key {prefix + unknown[0]!r} (known: {', '.join(sorted(names))})"
+        )
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name in _NOT_KEYS or f.name not in table:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"target profile {where}: missing key {prefix + f.name!r}")
+            continue
+        values[f.name] = _convert(hints[f.name], table[f.name], where, prefix + f.name)
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, where: str, key: str) -> Any:
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], value, where, key)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(f"target profile {where}: {key!r} must be a table")
+        return _build(hint, value, where, prefix=key + ".")
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        try:
+            return hint(value)
+        except ValueError:
+            choices = ", ".join(m.value for m in hint)
+            raise ConfigError(f"target profile {where}: {key!r} is {value!r}; expected one of {choices}") from None
+    # bool is an int in Python; a TOML `true` must not pass as a thread count.
+    ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        ok, value = True, float(value)
+    if not ok:
+        raise ConfigError(f"target profile {where}: {key!r} must be {hint.__name__}, got {type(value).__name__}")
+    if hint is int and value < 0:
+        raise ConfigError(f"target profile {where}: {key!r} must not be negative")
+    return value

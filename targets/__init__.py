@@ -1,0 +1,1 @@
+"""Target profiles shipped with edgekit, one TOML file each; read by edgekit.targets."""
