@@ -1,0 +1,54 @@
+"""Shared fixtures: real image folders written to disk from scikit-learn's digits."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Tests run the builder in-process; keep TensorFlow's start-up chatter out of the log.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _load_sample_writer():
+    spec = importlib.util.spec_from_file_location("make_digits", REPO / "samples" / "make_digits.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.write_digits
+
+
+write_digits = _load_sample_writer()
+
+
+@pytest.fixture(scope="session")
+def digits_dir(tmp_path_factory) -> Path:
+    """The bundled sample: all 1,797 digits, one folder per class."""
+    out = tmp_path_factory.mktemp("digits")
+    write_digits(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_digits_dir(tmp_path_factory) -> Path:
+    """30 images of each digit: enough for a build that finishes in seconds."""
+    out = tmp_path_factory.mktemp("digits_small")
+    write_digits(out, per_class=30)
+    return out
+
+
+def write_image_folder(root: Path, classes: dict[str, int], size: int = 16, seed: int = 0) -> Path:
+    """Random RGB PNGs, ``classes[name]`` of each, under ``root/<name>/``."""
+    rng = np.random.default_rng(seed)
+    for name, count in classes.items():
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"{i}.png")
+    return root
