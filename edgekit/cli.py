@@ -71,8 +71,8 @@ def cli() -> None:
                    "(flip, rotation, zoom, translation, contrast, noise). Training images only.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--strict", is_flag=True, help="Stop on an unreadable image instead of skipping it.")
-@click.option("--min-agreement", type=float, default=0.8, show_default=True,
-              help="Fail when the .tflite agrees with the Keras model on fewer validation images.")
+@click.option("--max-accuracy-drop", type=float, default=0.05, show_default=True,
+              help="Fail when the .tflite's validation accuracy is this much below the Keras model's.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def build(data: str, quiet: bool, as_json: bool, **options) -> None:

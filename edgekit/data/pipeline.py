@@ -17,9 +17,9 @@ def to_tf_dataset(
 ):
     """Batches of (float32 pixels 0-255, int labels).
 
-    Training batches are shuffled every epoch and augmented on the fly (in parallel,
-    vectorised per batch); validation batches are neither, so every epoch sees the
-    same validation images.
+    Training batches are shuffled every epoch and augmented on the fly, vectorised per
+    batch; validation batches are neither, so every epoch sees the same validation
+    images.
     """
     tf = tensorflow()
     keras = keras_module()
@@ -30,8 +30,8 @@ def to_tf_dataset(
     ds = ds.map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
     if training and augmentation is not None and augmentation.enabled:
         augmenter = keras.Sequential(augmentation.layers(keras, seed), name="augmentation")
-        ds = ds.map(
-            lambda x, y: (tf.clip_by_value(augmenter(x, training=True), 0.0, 255.0), y),
-            num_parallel_calls=tf.data.AUTOTUNE,
-        )
+        # One call at a time: the random layers draw from a seeded generator, and
+        # parallel calls would draw in a racy order, so the same seed would not give
+        # the same model. The ops inside still use every core.
+        ds = ds.map(lambda x, y: (tf.clip_by_value(augmenter(x, training=True), 0.0, 255.0), y))
     return ds.prefetch(tf.data.AUTOTUNE)

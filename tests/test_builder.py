@@ -1,0 +1,116 @@
+"""End to end: real images on disk, real training, real conversion, real interpreter."""
+
+import json
+
+import numpy as np
+import pytest
+
+import edgekit
+from tests.conftest import write_digits
+
+# The sample's recipe (Makefile DEMO_OPTS): a small CNN from scratch on 32x32 upscaled digits.
+DIGITS_RECIPE = dict(
+    backbone="small_cnn",
+    weights="none",
+    image_size=32,
+    epochs=25,
+    fine_tune_epochs=0,
+    augment="flip=none,rotation=0.04,zoom=0.08,translation=0.08,contrast=0.1",
+    progress=False,
+)
+
+
+@pytest.mark.slow
+def test_digits_edgetpu_build_is_accurate_and_int8_keeps_it(digits_dir, tmp_path):
+    out = tmp_path / "tpu"
+    result = edgekit.build(digits_dir, target="edgetpu", out=out, **DIGITS_RECIPE)
+    report = json.loads((out / "report.json").read_text())
+    assert report == json.loads(json.dumps(result.report))
+
+    keras_acc, lite = report["keras"]["accuracy"], report["tflite"]
+    assert keras_acc >= 0.93
+    assert lite["accuracy"] >= keras_acc - 0.015
+    assert lite["evaluated_on"] == report["data"]["validation_images"] == 359
+    assert lite["input"]["dtype"] == "uint8" and lite["output"]["dtype"] == "uint8"
+    assert lite["input"]["shape"] == [1, 32, 32, 3]
+
+    assert sorted(p.name for p in out.iterdir()) == ["labels.txt", "model.keras", "model.tflite", "report.json"]
+    assert (out / "labels.txt").read_text().split() == [str(d) for d in range(10)]
+    assert lite["bytes"] == (out / "model.tflite").stat().st_size
+    assert 0 < lite["gzip_bytes"] < lite["bytes"]
+    assert report["recipe"]["backbone"] == "small_cnn" and report["recipe"]["seed"] == 0
+    assert report["training"]["phases"][0]["name"] == "scratch"
+    assert report["versions"]["tensorflow"].startswith("2.")
+    assert sum(report["data"]["train_counts"].values()) + 359 == 1797
+
+    assert result.tflite_path.read_bytes()[4:8] == b"TFL3"
+
+
+@pytest.mark.slow
+def test_transfer_learning_beats_training_from_scratch(tmp_path):
+    """Features learned on digits 0-4 help learn 5-9 from 15 images per class."""
+    write_digits(tmp_path / "first", classes=range(5))
+    # Split 5-9 by index: the first 15 of each digit train, the next 60 validate.
+    import shutil
+
+    write_digits(tmp_path / "all_second", classes=range(5, 10), per_class=75)
+    for digit in range(5, 10):
+        files = sorted((tmp_path / "all_second" / str(digit)).iterdir())
+        for split, chosen in (("second", files[:15]), ("second_val", files[15:])):
+            folder = tmp_path / split / str(digit)
+            folder.mkdir(parents=True)
+            for f in chosen:
+                shutil.copy(f, folder / f.name)
+
+    common = dict(DIGITS_RECIPE, target="cpu", augment="none", patience=0)
+    pretrained = edgekit.build(tmp_path / "first", out=tmp_path / "pre", **dict(common, epochs=12))
+    assert pretrained.report["keras"]["accuracy"] > 0.9
+
+    budget = dict(common, val_dir=tmp_path / "second_val", batch_size=16)
+    transfer = edgekit.build(tmp_path / "second", out=tmp_path / "transfer", **dict(
+        budget, weights=str(pretrained.keras_path), epochs=10, fine_tune_epochs=5, fine_tune_layers=4))
+    scratch = edgekit.build(tmp_path / "second", out=tmp_path / "scratch", **dict(
+        budget, weights="none", epochs=10, fine_tune_epochs=5))
+
+    assert [p["name"] for p in transfer.report["training"]["phases"]] == ["head", "fine_tune"]
+    assert [p["name"] for p in scratch.report["training"]["phases"]] == ["scratch"]
+    assert sum(p["epochs_run"] for p in transfer.report["training"]["phases"]) == 15
+    assert scratch.report["training"]["phases"][0]["epochs_run"] == 15
+    assert transfer.report["data"]["validation_images"] == scratch.report["data"]["validation_images"] == 300
+    t, s = transfer.report["tflite"]["accuracy"], scratch.report["tflite"]["accuracy"]
+    assert t > s + 0.05, f"transfer {t:.3f} vs scratch {s:.3f}"
+
+
+def test_arrays_build_for_gpu_is_float16_and_verified(tmp_path):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    x = (digits.images[:300] * (255 / 16)).astype(np.uint8)
+    result = edgekit.build(
+        (x, digits.target[:300]), target="gpu", out=tmp_path / "gpu", backbone="small_cnn", weights="none",
+        image_size=16, epochs=3, fine_tune_epochs=0, augment="none", progress=False,
+    )
+    lite = result.report["tflite"]
+    assert lite["quantization"] == "float16" and lite["input"]["dtype"] == "float32"
+    # float16 weights change almost nothing: the two models agree on nearly every image.
+    assert lite["agreement"] >= 0.98
+    assert result.report["data"]["source"] == "arrays"
+    assert result.report["data"]["classes"] == [str(d) for d in range(10)]
+
+
+def test_bad_options_fail_before_any_output(tmp_path, small_digits_dir):
+    with pytest.raises(edgekit.ConfigError, match="unknown backbone 'resnet'"):
+        edgekit.build(small_digits_dir, out=tmp_path / "o", backbone="resnet", progress=False)
+    with pytest.raises(edgekit.ConfigError, match="nothing would be trained"):
+        edgekit.build(small_digits_dir, out=tmp_path / "o", weights="none", epochs=0, fine_tune_epochs=0,
+                      progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_same_seed_gives_the_same_model(tmp_path, small_digits_dir):
+    options = dict(target="cpu", backbone="small_cnn", weights="none", image_size=16, epochs=2,
+                   fine_tune_epochs=0, augment="rotation=0.1,noise=4", progress=False)
+    first = edgekit.build(small_digits_dir, out=tmp_path / "a", seed=7, **options)
+    second = edgekit.build(small_digits_dir, out=tmp_path / "b", seed=7, **options)
+    assert first.report["tflite"]["sha256"] == second.report["tflite"]["sha256"]
+    assert first.report["training"]["phases"][0]["val_accuracy"] == second.report["training"]["phases"][0]["val_accuracy"]
