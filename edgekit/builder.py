@@ -45,7 +45,7 @@ def build(
     target: str | Path | TargetProfile = "cpu",
     out: str | Path = "build",
     backbone: str | Backbone = Backbone.MOBILENET_V2,
-    weights: str | Path | None = "imagenet",
+    weights: str | Path | None = None,
     image_size: int | tuple[int, int] | None = None,
     alpha: float = 1.0,
     epochs: int = 10,
@@ -74,6 +74,8 @@ def build(
     say = resolve(progress)
     profile = load_target(target)
     backbone = _choice(Backbone, backbone, "backbone")
+    if weights is None:
+        weights = "none" if backbone == Backbone.SMALL_CNN else "imagenet"
     weight_spec = WeightsSpec.parse(weights)
     augmentation = augment if isinstance(augment, Augmentation) else Augmentation.parse(augment)
     config = TrainConfig(
@@ -107,11 +109,6 @@ def build(
     }
 
     with atomic_output_dir(out) as tmp:
-        timings: dict[str, float] = {}
-        tick = time.perf_counter()
-        train_data, val_data, all_data = _load_data(data, size, val_split, val_dir, seed, strict, say)
-        timings["load_data"] = time.perf_counter() - tick
-
         from edgekit._tf import keras_module, tensorflow
         from edgekit.convert import to_tflite
         from edgekit.data.pipeline import to_tf_dataset
@@ -119,14 +116,21 @@ def build(
         from edgekit.predict import predict
         from edgekit.runtime import find_runtime
 
+        timings: dict[str, float] = {}
         tick = time.perf_counter()
         tf, keras = tensorflow(), keras_module()
         keras.utils.set_random_seed(seed)
-        model = build_classifier(
-            build_backbone(backbone, size, alpha=alpha, weights=weight_spec),
-            len(train_data.class_names),
-            dropout=dropout,
-        )
+        # Before the data: a missing download or a mismatched weights file fails in
+        # seconds, not after decoding thousands of images.
+        features = build_backbone(backbone, size, alpha=alpha, weights=weight_spec)
+        timings["backbone"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        train_data, val_data, all_data = _load_data(data, size, val_split, val_dir, seed, strict, say)
+        timings["load_data"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        model = build_classifier(features, len(train_data.class_names), dropout=dropout)
         say.log(f"model: {backbone} ({weight_spec} weights) {size[0]}x{size[1]}, {model.count_params():,} parameters")
         train_ds = to_tf_dataset(train_data, batch_size=batch_size, training=True, augmentation=augmentation, seed=seed)
         val_ds = to_tf_dataset(val_data, batch_size=batch_size, training=False)

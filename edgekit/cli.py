@@ -43,9 +43,10 @@ def cli() -> None:
               help="Output folder: model.tflite, model.keras, labels.txt, report.json. Replaced atomically.")
 @click.option("--backbone", "-b", type=click.Choice(_BACKBONES), default="mobilenet_v2", show_default=True,
               help="Feature extractor; small_cnn is for thumbnails (8-64 px).")
-@click.option("--weights", "-w", default="imagenet", show_default=True,
+@click.option("--weights", "-w", default=None,
               help="Backbone weights: imagenet (Keras download, cached in ~/.keras/models), none, "
-                   "a .h5 weights file of the backbone, or a .keras model to reuse as backbone.")
+                   "a .h5 weights file of the backbone, or a .keras model to reuse as backbone "
+                   "[default: imagenet; none for small_cnn].")
 @click.option("--image-size", type=int, default=None,
               help="Square input size in pixels [default: 224, or 32 for small_cnn].")
 @click.option("--alpha", type=float, default=1.0, show_default=True, help="Width multiplier of the backbone.")

@@ -109,7 +109,10 @@ def test_bad_options_fail_before_any_output(tmp_path, small_digits_dir):
 
 def test_same_seed_gives_the_same_model(tmp_path, small_digits_dir):
     options = dict(target="cpu", backbone="small_cnn", weights="none", image_size=16, epochs=2,
-                   fine_tune_epochs=0, augment="rotation=0.1,noise=4", progress=False)
+                   fine_tune_epochs=0, augment="rotation=0.1,noise=4", progress=False,
+                   # Two epochs leave the model near chance, where int8 rounding moves
+                   # accuracy by several points; this test is about reproducibility.
+                   max_accuracy_drop=1.0)
     first = edgekit.build(small_digits_dir, out=tmp_path / "a", seed=7, **options)
     second = edgekit.build(small_digits_dir, out=tmp_path / "b", seed=7, **options)
     assert first.report["tflite"]["sha256"] == second.report["tflite"]["sha256"]

@@ -9,8 +9,10 @@ from click.testing import CliRunner
 from edgekit.cli import cli
 from tests.conftest import write_image_folder
 
+# A two-epoch model is near chance, where int8 rounding moves accuracy by several
+# points; these tests are about the command, not conversion quality.
 FAST = ["--backbone", "small_cnn", "--weights", "none", "--image-size", "16", "--epochs", "2",
-        "--fine-tune-epochs", "0", "--augment", "none"]
+        "--fine-tune-epochs", "0", "--augment", "none", "--max-accuracy-drop", "1"]
 
 
 @pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["targets", "--help"]])
