@@ -94,6 +94,8 @@ def build(
     size = _image_size(image_size, backbone, weight_spec)
     if not 0 < alpha <= 2:
         raise ConfigError(f"alpha must be in (0, 2], got {alpha}")
+    if val_dir is None and not 0 < val_split < 1:
+        raise ConfigError(f"val_split must be between 0 and 1, got {val_split}")
     recipe = {
         "backbone": backbone.value,
         "weights": str(weight_spec),
