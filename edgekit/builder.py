@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from edgekit._version import __version__
+from edgekit.analyze import check
 from edgekit.data import Augmentation, LabelledImages, from_arrays, load_image_folder, stratified_split
 from edgekit.errors import ConfigError, ConversionError
 from edgekit.files import atomic_output_dir, file_facts
@@ -62,6 +63,7 @@ def build(
     seed: int = 0,
     strict: bool = False,
     max_accuracy_drop: float = 0.05,
+    allow_cpu_fallback: bool = False,
     progress: bool | Progress = True,
 ) -> BuildResult:
     """Train a classifier on ``data`` and convert it for ``target``; see the README for each option.
@@ -108,6 +110,7 @@ def build(
         "seed": seed,
         "strict": strict,
         "max_accuracy_drop": max_accuracy_drop,
+        "allow_cpu_fallback": allow_cpu_fallback,
     }
 
     with atomic_output_dir(out) as tmp:
@@ -126,6 +129,10 @@ def build(
         # seconds, not after decoding thousands of images.
         features = build_backbone(backbone, size, alpha=alpha, weights=weight_spec)
         timings["backbone"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        _preflight(features, profile, dropout, allow_cpu_fallback, say)
+        timings["preflight"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
         train_data, val_data, all_data = _load_data(data, size, val_split, val_dir, seed, strict, say)
@@ -170,6 +177,11 @@ def build(
                 f"(keras {keras_accuracy:.4f}, tflite {tflite_accuracy:.4f}; limit {max_accuracy_drop:.1%}); "
                 "more representative images or a quantization-friendlier backbone may help"
             )
+        tick = time.perf_counter()
+        target_check = check(tflite_path, profile, compiled_dir=tmp, name="model.tflite")
+        timings["check"] = time.perf_counter() - tick
+        say.log(f"check: {target_check.summary()}")
+        _require_target(target_check, allow_cpu_fallback, "model.tflite")
         if profile.limits.max_model_bytes and len(tflite_bytes) > profile.limits.max_model_bytes:
             raise ConversionError(
                 f"model.tflite is {len(tflite_bytes):,} bytes, over {profile.id}'s limit of {profile.limits.max_model_bytes:,}"
@@ -206,6 +218,7 @@ def build(
                 **_io_summary(tflite_path, runtime),
                 **file_facts(tflite_path),
             },
+            "check": target_check.to_dict(),
             "versions": _versions(tf, keras, runtime),
             "timings_seconds": {k: round(v, 2) for k, v in timings.items()},
         }
@@ -221,6 +234,36 @@ def build(
         labels_path=out / "labels.txt",
         report_path=out / "report.json",
         report=report,
+    )
+
+
+def _preflight(features: Any, profile: TargetProfile, dropout: float, allow_cpu_fallback: bool,
+               say: Progress) -> None:
+    """Convert the untrained model once and check it, so an impossible backbone/target
+    pair fails in seconds rather than after training."""
+    import tempfile
+
+    from edgekit.convert import to_tflite
+    from edgekit.models import build_classifier
+
+    probe = build_classifier(features, 2, dropout=dropout)
+    # Random pixels calibrate well enough to learn which ops the target gets.
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, *probe.input_shape[1:])).astype(np.float32)
+    data = to_tflite(probe, profile.convert, batch_size=profile.limits.batch_size, representative=pixels)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "preflight.tflite"
+        path.write_bytes(data)
+        report = check(path, profile, compile=False, name="the untrained model")
+    say.log(f"pre-flight check for {profile.id}: {report.summary()}")
+    _require_target(report, allow_cpu_fallback, "pre-flight: the untrained model")
+
+
+def _require_target(report: Any, allow_cpu_fallback: bool, what: str) -> None:
+    if report.fully_supported or allow_cpu_fallback:
+        return
+    raise ConversionError(
+        f"{what} does not run fully on {report.target} (pass --allow-cpu-fallback to accept that):\n"
+        + report.table(causes_only=True)
     )
 
 

@@ -31,6 +31,7 @@ def cli() -> None:
 
     \b
       edgekit build DATA_DIR --target edgetpu --out build/tpu
+      edgekit check model.tflite --target edgetpu
       edgekit targets
     """
 
@@ -74,14 +75,18 @@ def cli() -> None:
 @click.option("--strict", is_flag=True, help="Stop on an unreadable image instead of skipping it.")
 @click.option("--max-accuracy-drop", type=float, default=0.05, show_default=True,
               help="Fail when the .tflite's validation accuracy is this much below the Keras model's.")
+@click.option("--allow-cpu-fallback", is_flag=True,
+              help="Accept a model that runs partly on the CPU instead of failing (see `edgekit check`).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
 def build(data: str, quiet: bool, as_json: bool, **options) -> None:
     """Train a classifier on DATA and convert it for a target.
 
     DATA is a folder with one sub-folder of images per class (jpg, png, bmp, gif,
-    webp). The .tflite is run on the validation images and its accuracy and agreement
-    with the Keras model are reported. Progress goes to stderr.
+    webp). Before training, the untrained model is converted and checked against the
+    target, so an impossible backbone/target pair fails in seconds. The .tflite is run
+    on the validation images and its accuracy and agreement with the Keras model are
+    reported, with the op-by-op target check. Progress goes to stderr.
     """
     import edgekit
 
@@ -107,6 +112,8 @@ def summary(report: dict, out: str) -> str:
         f"agreement {lite['agreement']:.4f}",
         f"size      model.tflite {lite['bytes']:,} bytes ({lite['gzip_bytes']:,} gzipped), "
         f"model.keras {keras['bytes']:,} bytes",
+        f"check     {report['check']['summary']}"
+        + ("" if report["check"]["fully_supported"] else " (CPU fallback allowed)"),
         f"output    {out}/  ({report['wall_seconds']:.1f}s)",
     ]
     return "\n".join(lines)
@@ -130,6 +137,40 @@ def targets(as_json: bool) -> None:
     width = max(len(p.id) for p in profiles)
     for p in profiles:
         click.echo(f"{p.id:<{width}}  {p.description}")
+
+
+class _UnreadableModel(click.ClickException):
+    """Exit status 2: the file is not something edgekit can read (1 means 'falls back')."""
+
+    exit_code = 2
+
+
+@cli.command()
+@click.argument("model", type=click.Path(path_type=str))
+@click.option("--target", "-t", default="cpu", show_default=True,
+              help="Target profile id (see `edgekit targets`) or a path to a .toml profile.")
+@click.option("--json", "as_json", is_flag=True, help="Print the check as JSON on stdout.")
+@click.option("--no-compile", is_flag=True, help="Do not run edgetpu_compiler even when it is installed.")
+@click.option("--compiled-dir", type=click.Path(path_type=str), default=None,
+              help="Keep the Edge TPU compiler's <name>_edgetpu.tflite in this folder.")
+def check(model: str, target: str, as_json: bool, no_compile: bool, compiled_dir: str | None) -> None:
+    """Say op by op where MODEL runs on a target, and why an op falls back to the CPU.
+
+    Works on any .tflite. Exit status: 0 when the model runs fully on the target, 1 when
+    part of it falls back to the CPU (or cannot run at all), 2 when the file or the
+    target cannot be read.
+    """
+    from edgekit.analyze import check as check_model
+
+    try:
+        report = check_model(model, target, compile=not no_compile, compiled_dir=compiled_dir)
+    except EdgekitError as exc:
+        raise _UnreadableModel(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        click.echo(report.table())
+    sys.exit(0 if report.fully_supported else 1)
 
 
 def main() -> None:

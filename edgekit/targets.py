@@ -56,6 +56,10 @@ class Limits:
     # 0 keeps a dynamic batch dimension; accelerators need a fixed one.
     batch_size: int = 1
     max_model_bytes: int | None = None
+    # Edge TPU: SRAM that caches parameters; what does not fit streams from the host.
+    on_chip_memory_bytes: int | None = None
+    # Edge TPU: the runtime (libedgetpu) version on the board; the compiler's -m.
+    edgetpu_runtime: int | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class ProfileSettings:
     warmup: int = 10
     runs: int = 100
     delegate: str | None = None
+    # Which delegate device: usb, usb:N, pci:N for the Edge TPU.
+    device: str | None = None
     accelerator: str | None = None
 
 

@@ -42,6 +42,8 @@ def test_digits_edgetpu_build_is_accurate_and_int8_keeps_it(digits_dir, tmp_path
     assert report["training"]["phases"][0]["name"] == "scratch"
     assert report["versions"]["tensorflow"].startswith("2.")
     assert sum(report["data"]["train_counts"].values()) + 359 == 1797
+    assert report["check"]["fully_supported"] and report["check"]["target"] == "edgetpu"
+    assert report["timings_seconds"]["preflight"] < report["timings_seconds"]["train"]
 
     assert result.tflite_path.read_bytes()[4:8] == b"TFL3"
 
@@ -117,3 +119,30 @@ def test_same_seed_gives_the_same_model(tmp_path, small_digits_dir):
     second = edgekit.build(small_digits_dir, out=tmp_path / "b", seed=7, **options)
     assert first.report["tflite"]["sha256"] == second.report["tflite"]["sha256"]
     assert first.report["training"]["phases"][0]["val_accuracy"] == second.report["training"]["phases"][0]["val_accuracy"]
+
+
+def test_impossible_backbone_for_the_target_fails_before_training(tmp_path, small_digits_dir):
+    """MobileNetV3's hard-swish cannot run on the Edge TPU: the pre-flight check says so."""
+    with pytest.raises(edgekit.ConversionError) as err:
+        edgekit.build(small_digits_dir, target="coral-usb", out=tmp_path / "out", backbone="mobilenet_v3_small",
+                      alpha=0.75, weights="none", image_size=32, epochs=50, progress=False)
+    message = str(err.value)
+    assert message.startswith("pre-flight: the untrained model does not run fully on coral-usb")
+    assert "HARD_SWISH is not an Edge TPU operation" in message and "--allow-cpu-fallback" in message
+    assert not (tmp_path / "out").exists()
+
+
+def test_cpu_fallback_can_be_allowed_and_is_reported(tmp_path, small_digits_dir):
+    # A user's board file: an Edge TPU profile converted to float16, which the TPU cannot run.
+    board = tmp_path / "float-tpu.toml"
+    board.write_text('id = "float-tpu"\ninherits = "edgetpu"\n[convert]\nquantization = "float16"\n'
+                     'input_type = "float32"\noutput_type = "float32"\n')
+    options = dict(target=board, backbone="small_cnn", image_size=16, epochs=1, fine_tune_epochs=0,
+                   augment="none", progress=False)
+    with pytest.raises(edgekit.ConversionError, match="not quantised"):
+        edgekit.build(small_digits_dir, out=tmp_path / "refused", **options)
+    result = edgekit.build(small_digits_dir, out=tmp_path / "out", allow_cpu_fallback=True, **options)
+    check = result.report["check"]
+    assert check["target"] == "float-tpu" and not check["fully_supported"]
+    assert any((op["reason"] or "").startswith("not quantised") for op in check["ops"])
+    assert result.report["recipe"]["allow_cpu_fallback"] is True
