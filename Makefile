@@ -9,7 +9,7 @@ DIGITS := samples/digits
 DEMO_OPTS := --backbone small_cnn --weights none --image-size 32 --epochs 25 --fine-tune-epochs 0 \
              --augment flip=none,rotation=0.04,zoom=0.08,translation=0.08,contrast=0.1
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install demo test test-fast bench ssh-server clean
 
 install: $(STAMP)
 
@@ -26,7 +26,7 @@ demo: $(STAMP) $(DIGITS)
 	$(BIN)/edgekit build $(DIGITS) --target cpu --out build/demo/cpu $(DEMO_OPTS)
 	$(BIN)/edgekit build $(DIGITS) --target edgetpu --out build/demo/edgetpu $(DEMO_OPTS)
 
-test: $(STAMP)
+test: $(STAMP) ssh-server
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: $(STAMP)
@@ -34,6 +34,19 @@ test-fast: $(STAMP)
 
 bench: $(STAMP) $(DIGITS)
 	$(BIN)/python tools/bench_build.py $(DIGITS)
+	$(BIN)/python tools/bench_profiler.py
+
+# The remote-profiling tests start their own sshd on 127.0.0.1; install OpenSSH's server
+# when it is missing and we may (root with apt-get), else those tests skip and say why.
+ssh-server:
+	@if ! command -v sshd >/dev/null 2>&1 && [ ! -x /usr/sbin/sshd ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing openssh-server for the remote profiling tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null; \
+	  else \
+	    echo "openssh-server is missing: the remote profiling tests will be skipped"; \
+	  fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) build $(DIGITS) .pytest_cache

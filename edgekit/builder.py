@@ -164,7 +164,11 @@ def build(
         tick = time.perf_counter()
         runtime = find_runtime()
         say.log(f"verifying model.tflite with {runtime.name} {runtime.version} on {len(val_data)} validation images")
-        tflite_pred = predict(tflite_path, val_data.images, runtime=runtime).argmax(axis=1)
+        tflite_scores = predict(tflite_path, val_data.images, runtime=runtime)
+        tflite_pred = tflite_scores.argmax(axis=1)
+        # Scores compared within a tolerance, as well as argmax: a float16 conversion that
+        # flips a near-tie is fine, one that moves every score by 0.1 is not.
+        max_score_difference = float(np.max(np.abs(tflite_scores - keras_scores)))
         tflite_accuracy = float(np.mean(tflite_pred == val_data.labels))
         agreement = float(np.mean(tflite_pred == keras_pred))
         timings["verify"] = time.perf_counter() - tick
@@ -212,6 +216,7 @@ def build(
                 "quantization": profile.convert.quantization.value,
                 "accuracy": tflite_accuracy,
                 "agreement": agreement,
+                "max_abs_score_difference": max_score_difference,
                 "accuracy_drop": keras_accuracy - tflite_accuracy,
                 "evaluated_on": len(val_data),
                 "runtime": f"{runtime.name} {runtime.version}",

@@ -32,6 +32,8 @@ def cli() -> None:
     \b
       edgekit build DATA_DIR --target edgetpu --out build/tpu
       edgekit check model.tflite --target edgetpu
+      edgekit profile model.tflite --threads 4
+      edgekit eval model.tflite DATA_DIR
       edgekit targets
     """
 
@@ -171,6 +173,95 @@ def check(model: str, target: str, as_json: bool, no_compile: bool, compiled_dir
     else:
         click.echo(report.table())
     sys.exit(0 if report.fully_supported else 1)
+
+
+@cli.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--threads", type=int, default=1, show_default=True, help="CPU threads of the runtime.")
+@click.option("--runs", type=int, default=100, show_default=True, help="Timed runs after the warm-up.")
+@click.option("--warmup", type=int, default=10, show_default=True, help="Untimed runs first.")
+@click.option("--duration", type=float, default=None, help="Run for this many seconds instead of --runs.")
+@click.option("--delegate", default=None, help="edgetpu (libedgetpu.so.1) or a path to a delegate library.")
+@click.option("--device", default=None, help="Edge TPU device: usb, usb:N or pci:N.")
+@click.option("--accelerator", type=click.Choice(["cpu", "gpu", "npu"]), default=None,
+              help="Run through LiteRT's CompiledModel API on this accelerator (reports CPU fallback).")
+@click.option("--input-shape", default=None, help="Concrete shape for a dynamic input, e.g. 1,224,224,3.")
+@click.option("--inputs", "inputs_dir", type=click.Path(path_type=str), default=None,
+              help="Feed the images of this folder instead of random inputs.")
+@click.option("--runtime", type=click.Choice(["ai_edge_litert", "tflite_runtime", "tensorflow"]), default=None,
+              help="Force a runtime [default: the first of these that imports].")
+@click.option("--timeout", type=float, default=300.0, show_default=True,
+              help="Seconds before a hung load or run is stopped.")
+@click.option("--remote", default=None, help="Measure on user@host[:port] over SSH (edgekit installed there).")
+@click.option("--remote-python", default="python3", show_default=True,
+              help="The Python on the remote host that has edgekit.")
+@click.option("--identity", "-i", default=None, type=click.Path(path_type=str), help="SSH private key.")
+@click.option("--ssh-option", "-o", "ssh_options", multiple=True,
+              help="Extra ssh -o setting, e.g. StrictHostKeyChecking=accept-new (repeatable).")
+@click.option("--connect-timeout", type=int, default=10, show_default=True, help="SSH connect timeout, seconds.")
+@click.option("--json", "as_json", is_flag=True, help="Print every figure as JSON (a list for several models).")
+def profile(models: tuple[str, ...], as_json: bool, input_shape: str | None, remote: str | None,
+            remote_python: str, identity: str | None, ssh_options: tuple[str, ...], connect_timeout: int,
+            **options) -> None:
+    """Measure latency, size and memory of MODELS on this machine (or --remote).
+
+    Each model runs in a child process after a warm-up; latency is the distribution of
+    the timed runs (p50/p90/p99). Several models are compared with the first. Needs
+    only a TFLite runtime (ai-edge-litert); never imports TensorFlow. Exit status 2
+    when a model cannot be read, loaded or run.
+    """
+    from edgekit.profiler import ProfileError, SshSettings, render, render_comparison
+    from edgekit.profiler import profile as run_profile
+    from edgekit.profiler.options import parse_shape
+
+    try:
+        if remote is None:
+            from edgekit.analyze import read_model
+
+            for model in models:
+                read_model(model)  # a clear one-line error before any process starts
+        results = run_profile(
+            list(models), input_shape=parse_shape(input_shape), remote=remote,
+            ssh=SshSettings(connect_timeout=connect_timeout, identity=identity, options=ssh_options,
+                            python=remote_python),
+            **options,
+        )
+    except (ProfileError, EdgekitError) as exc:
+        raise _UnreadableModel(str(exc)) from None
+    if as_json:
+        data = [m.to_dict() for m in results]
+        click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
+        return
+    for i, m in enumerate(results):
+        if i:
+            click.echo("")
+        click.echo(render(m))
+    if len(results) > 1:
+        click.echo("")
+        click.echo(render_comparison(results))
+
+
+@cli.command(name="eval")
+@click.argument("model", type=click.Path(path_type=str))
+@click.argument("data", type=click.Path(path_type=str))
+@click.option("--labels", type=click.Path(path_type=str), default=None,
+              help="Labels file, one class per line [default: labels.txt beside MODEL].")
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--strict", is_flag=True, help="Stop on an unreadable image instead of skipping it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
+def eval_command(model: str, data: str, labels: str | None, threads: int, strict: bool, as_json: bool) -> None:
+    """Accuracy of MODEL on DATA (one sub-folder of images per class), with the runtime only.
+
+    Top-1 and top-5, per-class accuracy and the confusion matrix; quantised inputs and
+    outputs use the model's own scale and zero point.
+    """
+    from edgekit.evaluation import evaluate
+
+    try:
+        result = evaluate(model, data, labels=labels, threads=threads, strict=strict)
+    except EdgekitError as exc:
+        raise _UnreadableModel(str(exc)) from None
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.render())
 
 
 def main() -> None:

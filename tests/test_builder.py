@@ -68,7 +68,9 @@ def test_transfer_learning_beats_training_from_scratch(tmp_path):
     pretrained = edgekit.build(tmp_path / "first", out=tmp_path / "pre", **dict(common, epochs=12))
     assert pretrained.report["keras"]["accuracy"] > 0.9
 
-    budget = dict(common, val_dir=tmp_path / "second_val", batch_size=16)
+    # 75 images make 5 steps an epoch: a higher rate than the default lets the new head
+    # learn within the budget (both runs get the same rate and epochs).
+    budget = dict(common, val_dir=tmp_path / "second_val", batch_size=16, learning_rate=3e-3)
     transfer = edgekit.build(tmp_path / "second", out=tmp_path / "transfer", **dict(
         budget, weights=str(pretrained.keras_path), epochs=10, fine_tune_epochs=5, fine_tune_layers=4))
     scratch = edgekit.build(tmp_path / "second", out=tmp_path / "scratch", **dict(
@@ -80,7 +82,8 @@ def test_transfer_learning_beats_training_from_scratch(tmp_path):
     assert scratch.report["training"]["phases"][0]["epochs_run"] == 15
     assert transfer.report["data"]["validation_images"] == scratch.report["data"]["validation_images"] == 300
     t, s = transfer.report["tflite"]["accuracy"], scratch.report["tflite"]["accuracy"]
-    assert t > s + 0.05, f"transfer {t:.3f} vs scratch {s:.3f}"
+    # Measured here: transfer 0.767, scratch 0.513.
+    assert t > s + 0.1, f"transfer {t:.3f} vs scratch {s:.3f}"
 
 
 def test_arrays_build_for_gpu_is_float16_and_verified(tmp_path):
@@ -94,8 +97,10 @@ def test_arrays_build_for_gpu_is_float16_and_verified(tmp_path):
     )
     lite = result.report["tflite"]
     assert lite["quantization"] == "float16" and lite["input"]["dtype"] == "float32"
-    # float16 weights change almost nothing: the two models agree on nearly every image.
-    assert lite["agreement"] >= 0.98
+    # float16 weights change the scores by a rounding error; near-ties may flip, so the
+    # scores are compared, not only the argmax.
+    assert lite["max_abs_score_difference"] < 0.01
+    assert lite["agreement"] >= 0.9
     assert result.report["data"]["source"] == "arrays"
     assert result.report["data"]["classes"] == [str(d) for d in range(10)]
 

@@ -93,7 +93,8 @@ def load_image_folder(
         names = list(class_names)
         extra = sorted({p.name for p in found} - set(names))
         if extra:
-            raise DataError(f"data folder {root} has classes the training data lacks: {', '.join(extra)}")
+            raise DataError(f"data folder {root} has classes outside the known ones ({', '.join(names)}): "
+                            f"{', '.join(extra)}")
 
     files: list[tuple[Path, int]] = []
     ignored = 0

@@ -1,0 +1,48 @@
+"""``profile()``: latency, size and memory of .tflite models, here or on another machine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from edgekit.profiler.isolate import measure_isolated
+from edgekit.profiler.options import ProfileOptions
+from edgekit.profiler.remote import SshSettings, profile_remote
+from edgekit.profiler.result import Measurement
+
+
+def profile(
+    models: str | Path | Sequence[str | Path],
+    *,
+    threads: int = 1,
+    warmup: int = 10,
+    runs: int = 100,
+    duration: float | None = None,
+    delegate: str | None = None,
+    device: str | None = None,
+    accelerator: str | None = None,
+    input_shape: Sequence[int] | None = None,
+    inputs_dir: str | Path | None = None,
+    runtime: str | None = None,
+    timeout: float = 300.0,
+    remote: str | None = None,
+    ssh: SshSettings | None = None,
+) -> Measurement | list[Measurement]:
+    """Measure one model (returns a Measurement) or several (a list, in order).
+
+    Each model is loaded and run in a child process, so a malformed model or a crashing
+    delegate raises :class:`~edgekit.profiler.ProfileError` instead of killing the caller.
+    With ``remote="user@host[:port]"`` the models are copied over SSH and measured there.
+    """
+    single = isinstance(models, (str, Path))
+    paths = [models] if single else list(models)
+    options = ProfileOptions(
+        threads=threads, warmup=warmup, runs=runs, duration=duration, delegate=delegate, device=device,
+        accelerator=accelerator, input_shape=tuple(input_shape) if input_shape else None,
+        inputs_dir=str(inputs_dir) if inputs_dir else None, runtime=runtime, timeout=timeout,
+    ).validate()
+    if remote:
+        results = [Measurement.from_dict(r) for r in profile_remote(paths, options, remote, ssh or SshSettings())]
+    else:
+        results = [Measurement.from_dict(measure_isolated(path, options)) for path in paths]
+    return results[0] if single else results

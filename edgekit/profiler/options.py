@@ -1,0 +1,72 @@
+"""How to profile: one frozen record, passed as JSON to the child process and to a remote host."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from edgekit.errors import ConfigError
+
+ACCELERATORS = ("cpu", "gpu", "npu")
+
+
+@dataclass(frozen=True)
+class ProfileOptions:
+    threads: int = 1
+    warmup: int = 10
+    runs: int = 100
+    # Run for this many seconds instead of a fixed number of runs (at least one run).
+    duration: float | None = None
+    # "edgetpu" or a path to a delegate library (.so).
+    delegate: str | None = None
+    # Edge TPU device: usb, usb:N, pci:N.
+    device: str | None = None
+    # LiteRT CompiledModel hardware accelerator: cpu, gpu or npu.
+    accelerator: str | None = None
+    # Concrete shape for a dynamic input, e.g. (1, 224, 224, 3); -1 dimensions become 1 otherwise.
+    input_shape: tuple[int, ...] | None = None
+    # A folder of images fed as inputs instead of random values.
+    inputs_dir: str | None = None
+    # Force a runtime: ai_edge_litert, tflite_runtime or tensorflow.
+    runtime: str | None = None
+    # Seconds before a hung load or run is killed.
+    timeout: float = 300.0
+    seed: int = 0
+
+    def validate(self) -> "ProfileOptions":
+        if self.threads < 1:
+            raise ConfigError(f"threads must be at least 1, got {self.threads}")
+        if self.runs < 1 or self.warmup < 0:
+            raise ConfigError(f"runs must be at least 1 and warmup not negative, got {self.runs} and {self.warmup}")
+        if self.duration is not None and self.duration <= 0:
+            raise ConfigError(f"duration must be positive, got {self.duration}")
+        if self.accelerator is not None and self.accelerator not in ACCELERATORS:
+            raise ConfigError(f"accelerator must be one of {', '.join(ACCELERATORS)}, got {self.accelerator!r}")
+        if self.accelerator and self.delegate:
+            raise ConfigError("choose either a delegate (Interpreter API) or an accelerator (CompiledModel API)")
+        if self.timeout <= 0:
+            raise ConfigError(f"timeout must be positive, got {self.timeout}")
+        return self
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "ProfileOptions":
+        data = dict(data)
+        if data.get("input_shape") is not None:
+            data["input_shape"] = tuple(int(d) for d in data["input_shape"])
+        return cls(**data)
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    """``"1,224,224,3"`` -> (1, 224, 224, 3)."""
+    if text is None:
+        return None
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"input shape {text!r}: expected integers like 1,224,224,3") from None
+    if not shape or any(d < 1 for d in shape):
+        raise ConfigError(f"input shape {text!r}: every dimension must be at least 1")
+    return shape

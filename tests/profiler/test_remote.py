@@ -1,0 +1,127 @@
+"""Remote profiling through a real OpenSSH server on 127.0.0.1, started by the test."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from edgekit.profiler import ProfileError, SshSettings, profile
+
+SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    if SSHD is None or shutil.which("ssh-keygen") is None:
+        pytest.skip("openssh-server is not installed (make test installs it with apt-get when run as root)")
+    home = tmp_path_factory.mktemp("sshd")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "host_key")], check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "client_key")], check=True)
+    shutil.copy(home / "client_key.pub", home / "authorized_keys")
+    port = _free_port()
+    (home / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {home / 'host_key'}\n"
+        f"AuthorizedKeysFile {home / 'authorized_keys'}\nPidFile {home / 'sshd.pid'}\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        "PermitRootLogin prohibit-password\n"
+        # Keep the test's PATH and Python on the far side.
+        "PermitUserEnvironment no\n"
+    )
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+    server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(home / "sshd_config")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if server.poll() is not None:
+            pytest.fail(f"sshd did not start: {server.stderr.read()}")
+        time.sleep(0.1)
+    settings = SshSettings(
+        connect_timeout=5,
+        identity=str(home / "client_key"),
+        options=("StrictHostKeyChecking=no", f"UserKnownHostsFile={home / 'known_hosts'}", "LogLevel=ERROR"),
+        # The far side is this machine: the Python that has this edgekit installed.
+        python=sys.executable,
+    )
+    yield f"{getpass.getuser()}@127.0.0.1:{port}", settings
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_remote_profile_returns_the_fields_of_a_local_one(sshd, small_float_model):
+    remote, settings = sshd
+    measured = profile(small_float_model, runs=20, remote=remote, ssh=settings)
+    local = profile(small_float_model, runs=20)
+    assert set(measured.to_dict()) == set(local.to_dict())
+    assert measured.remote["host"] == remote and measured.remote["edgekit_version"]
+    assert measured.model == str(small_float_model)
+    assert measured.sha256 == local.sha256 and measured.file_bytes == local.file_bytes
+    assert measured.runs == 20 and 0 < measured.latency_ms.p50 <= measured.latency_ms.max
+
+
+def test_remote_copy_is_removed(sshd, small_float_model):
+    remote, settings = sshd
+    before = set(Path("/tmp").glob("edgekit-profile.*"))
+    profile([small_float_model, small_float_model], runs=3, remote=remote, ssh=settings)
+    assert set(Path("/tmp").glob("edgekit-profile.*")) == before
+
+
+def test_remote_without_edgekit_says_how_to_install(sshd, small_float_model):
+    remote, settings = sshd
+    bare = SshSettings(connect_timeout=5, identity=settings.identity, options=settings.options,
+                       python="/usr/bin/env python-without-edgekit")
+    with pytest.raises(ProfileError, match="edgekit is not installed for .* there"):
+        profile(small_float_model, runs=3, remote=remote, ssh=bare)
+
+
+def test_remote_errors_come_back_as_errors(sshd, tmp_path):
+    remote, settings = sshd
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ProfileError, match="not a TFLite model"):
+        profile(bad, runs=3, remote=remote, ssh=settings)
+
+
+def test_refused_connection_fails_at_once():
+    start = time.perf_counter()
+    with pytest.raises(ProfileError, match="cannot reach"):
+        profile(__file__, remote=f"nobody@127.0.0.1:{_free_port()}", ssh=SshSettings(connect_timeout=3))
+    assert time.perf_counter() - start < 15
+
+
+def test_silent_host_fails_within_the_connect_timeout():
+    # A port that accepts TCP and never speaks SSH: only the connect timeout ends the wait.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    held = []
+    threading.Thread(target=lambda: [held.append(listener.accept()) for _ in range(4)], daemon=True).start()
+    start = time.perf_counter()
+    with pytest.raises(ProfileError, match="cannot reach .*timed out"):
+        profile(__file__, remote=f"nobody@127.0.0.1:{listener.getsockname()[1]}", ssh=SshSettings(connect_timeout=2))
+    assert time.perf_counter() - start < 15
+    listener.close()
+
+
+@pytest.mark.parametrize("bad", ["", "user@", "@host", "-oProxyCommand=x", "host:port"])
+def test_malformed_remote_is_rejected(bad):
+    with pytest.raises(ProfileError, match="expected \\[user@\\]host\\[:port\\]"):
+        profile(__file__, remote=bad or " ")
