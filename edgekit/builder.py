@@ -118,7 +118,7 @@ def build(
         from edgekit.convert import to_tflite
         from edgekit.data.pipeline import to_tf_dataset
         from edgekit.models import build_backbone, build_classifier, train
-        from edgekit.predict import predict
+        from edgekit.inference import predict
         from edgekit.runtime import find_runtime
 
         timings: dict[str, float] = {}

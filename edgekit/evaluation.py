@@ -11,7 +11,7 @@ import numpy as np
 from edgekit.analyze import read_model
 from edgekit.data.dataset import load_image_folder
 from edgekit.errors import ConfigError, DataError
-from edgekit.predict import predict
+from edgekit.inference import predict
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Reading .tflite files and checking them against targets, without TensorFlow."""
 
-from edgekit.analyze.check import check
+from edgekit.analyze.checker import check
 from edgekit.analyze.model import ModelFormatError, ModelInfo, Op, Quantization, Subgraph, Tensor, read_model
 from edgekit.analyze.report import CheckReport, OpCheck, Placement
 

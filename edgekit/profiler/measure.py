@@ -16,7 +16,7 @@ import numpy as np
 from edgekit.analyze import ModelInfo, read_model
 from edgekit.errors import EdgekitError
 from edgekit.files import file_facts
-from edgekit.predict import quantize
+from edgekit.inference import quantize
 from edgekit.profiler.options import ProfileOptions
 from edgekit.profiler.stats import latency_stats
 from edgekit.profiler.system import conditions, rss_bytes, warnings_for

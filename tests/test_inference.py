@@ -1,6 +1,6 @@
 import numpy as np
 
-from edgekit.predict import dequantize, quantize
+from edgekit.inference import dequantize, quantize
 
 
 def test_quantize_uses_the_tensor_parameters_and_saturates():
