@@ -13,18 +13,22 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 from edgekit._version import __version__
 from edgekit.analyze import check
-from edgekit.data import Augmentation, LabelledImages, from_arrays, load_image_folder, stratified_split
+from edgekit.analyze.weights import kernel_stats
+from edgekit.data import Augmentation, Flip, LabelledImages, from_arrays, load_image_folder, stratified_split
 from edgekit.errors import ConfigError, ConversionError
 from edgekit.files import atomic_output_dir, file_facts
 from edgekit.models.backbones import DEFAULT_IMAGE_SIZE, Backbone, WeightsKind, WeightsSpec, saved_model_image_size
 from edgekit.models.training import TrainConfig
+from edgekit.optimize.distill import Distill
+from edgekit.optimize.stages import QAT, Cluster, Prune, Stage, stage_config, stage_from_config, validate_stages
 from edgekit.progress import Progress, resolve
+from edgekit.recipe import dump_recipe
 from edgekit.targets import TargetProfile, load_target
 
 DataSource = str | Path | LabelledImages | tuple
@@ -64,6 +68,8 @@ def build(
     strict: bool = False,
     max_accuracy_drop: float = 0.05,
     allow_cpu_fallback: bool = False,
+    stages: Sequence[Stage | dict] = (),
+    distill: Distill | dict | None = None,
     progress: bool | Progress = True,
 ) -> BuildResult:
     """Train a classifier on ``data`` and convert it for ``target``; see the README for each option.
@@ -75,10 +81,20 @@ def build(
     started = time.perf_counter()
     say = resolve(progress)
     profile = load_target(target)
+    stages = [s if isinstance(s, (Prune, Cluster, QAT)) else stage_from_config(s) for s in stages]
+    validate_stages(stages)
+    if isinstance(distill, dict):
+        distill = Distill(**distill)
+    if distill is not None:
+        distill.validate()
+        if distill.teacher == "self" and not stages:
+            raise ConfigError("distillation from 'self' teaches the optimisation stages: give at least one stage")
     backbone = _choice(Backbone, backbone, "backbone")
     if weights is None:
         weights = "none" if backbone == Backbone.SMALL_CNN else "imagenet"
     weight_spec = WeightsSpec.parse(weights)
+    if isinstance(augment, dict):
+        augment = Augmentation(**{**augment, "flip": Flip(augment.get("flip", Flip.HORIZONTAL))})
     augmentation = augment if isinstance(augment, Augmentation) else Augmentation.parse(augment)
     config = TrainConfig(
         epochs=epochs,
@@ -99,6 +115,7 @@ def build(
     if val_dir is None and not 0 < val_split < 1:
         raise ConfigError(f"val_split must be between 0 and 1, got {val_split}")
     recipe = {
+        "target": profile.id if profile.source.startswith("targets/") else profile.source,
         "backbone": backbone.value,
         "weights": str(weight_spec),
         "image_size": list(size),
@@ -111,6 +128,8 @@ def build(
         "strict": strict,
         "max_accuracy_drop": max_accuracy_drop,
         "allow_cpu_fallback": allow_cpu_fallback,
+        "distill": dataclasses.asdict(distill) if distill else None,
+        "stages": [stage_config(stage) for stage in stages],
     }
 
     with atomic_output_dir(out) as tmp:
@@ -118,6 +137,8 @@ def build(
         from edgekit.convert import to_tflite
         from edgekit.data.pipeline import to_tf_dataset
         from edgekit.models import build_backbone, build_classifier, train
+        from edgekit.optimize.distill import distiller, load_teacher
+        from edgekit.optimize.run import run_stages
         from edgekit.inference import predict
         from edgekit.runtime import find_runtime
 
@@ -143,13 +164,36 @@ def build(
         say.log(f"model: {backbone} ({weight_spec} weights) {size[0]}x{size[1]}, {model.count_params():,} parameters")
         train_ds = to_tf_dataset(train_data, batch_size=batch_size, training=True, augmentation=augmentation, seed=seed)
         val_ds = to_tf_dataset(val_data, batch_size=batch_size, training=False)
-        phases = train(model, train_ds, val_ds, config, pretrained=weight_spec.pretrained, progress=say)
+        wrap = None
+        if distill is not None and distill.teacher != "self":
+            teacher = load_teacher(distill.teacher, train_data.class_names)
+            say.log(f"distilling from {distill.teacher} (temperature {distill.temperature:g}, alpha {distill.alpha:g})")
+            wrap = lambda student: distiller(student, teacher, distill)  # noqa: E731
+        phases = train(model, train_ds, val_ds, config, pretrained=weight_spec.pretrained, progress=say, wrap=wrap)
         timings["train"] = time.perf_counter() - tick
 
         keras_scores = model.predict(val_ds, verbose=0)
         keras_pred = keras_scores.argmax(axis=1)
         keras_accuracy = float(np.mean(keras_pred == val_data.labels))
         say.log(f"keras validation accuracy {keras_accuracy:.4f} on {len(val_data)} images")
+        # The float model, before any stage: stages share its layers and change its weights.
+        keras_path = tmp / "model.keras"
+        model.save(keras_path)
+        keras_facts = file_facts(keras_path)
+
+        stage_results = []
+        if stages:
+            tick = time.perf_counter()
+            stage_wrap = None
+            if distill is not None and distill.teacher == "self":
+                teacher = keras.models.clone_model(model)
+                teacher.set_weights(model.get_weights())
+                teacher.trainable = False
+                stage_wrap = lambda student: distiller(student, teacher, distill)  # noqa: E731
+            model, stage_results = run_stages(
+                model, stages, train_ds, val_ds, val_data.labels, steps_per_epoch=-(-len(train_data) // batch_size),
+                progress=say, wrap=stage_wrap)
+            timings["stages"] = time.perf_counter() - tick
 
         tick = time.perf_counter()
         say.log(f"converting for {profile.id}: {profile.convert.quantization}, "
@@ -192,8 +236,6 @@ def build(
             )
 
         tick = time.perf_counter()
-        keras_path = tmp / "model.keras"
-        model.save(keras_path)
         (tmp / "labels.txt").write_text("".join(f"{name}\n" for name in train_data.class_names), encoding="utf-8")
         timings["save"] = time.perf_counter() - tick
 
@@ -210,7 +252,8 @@ def build(
                 "input_size": list(size),
             },
             "training": {"phases": [dataclasses.asdict(p) for p in phases]},
-            "keras": {"accuracy": keras_accuracy, "file": "model.keras", **file_facts(keras_path)},
+            "stages": [dataclasses.asdict(r) for r in stage_results],
+            "keras": {"accuracy": keras_accuracy, "file": "model.keras", **keras_facts},
             "tflite": {
                 "file": "model.tflite",
                 "quantization": profile.convert.quantization.value,
@@ -223,12 +266,14 @@ def build(
                 **_io_summary(tflite_path, runtime),
                 **file_facts(tflite_path),
             },
+            "weights": [k.to_dict() for k in kernel_stats(tflite_path)],
             "check": target_check.to_dict(),
             "versions": _versions(tf, keras, runtime),
             "timings_seconds": {k: round(v, 2) for k, v in timings.items()},
         }
         report["wall_seconds"] = round(time.perf_counter() - started, 2)
         (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        (tmp / "recipe.toml").write_text(dump_recipe(recipe), encoding="utf-8")
 
     out = Path(out)
     say.log(f"wrote {out}/model.tflite ({report['tflite']['bytes']:,} bytes) in {report['wall_seconds']:.1f}s")

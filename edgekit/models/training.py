@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -57,12 +57,14 @@ class PhaseResult:
     seconds: float
 
 
-def train(model: Any, train_ds: Any, val_ds: Any, config: TrainConfig, *, pretrained: bool, progress: Progress) -> list[PhaseResult]:
+def train(model: Any, train_ds: Any, val_ds: Any, config: TrainConfig, *, pretrained: bool, progress: Progress,
+          wrap: Callable[[Any], Any] | None = None) -> list[PhaseResult]:
     """Fit ``model`` (from models.build_classifier) in place; returns one result per phase.
 
     With a pretrained backbone: a head phase, then a fine-tuning phase. From scratch,
     freezing random features teaches nothing, so the whole budget (epochs +
-    fine_tune_epochs) goes to one phase training every layer.
+    fine_tune_epochs) goes to one phase training every layer. ``wrap`` turns the model
+    into the one that is fitted (a distiller around it, say).
     """
     backbone = model.get_layer("backbone")
     phases = []
@@ -78,7 +80,8 @@ def train(model: Any, train_ds: Any, val_ds: Any, config: TrainConfig, *, pretra
     for name, epochs, lr in plan:
         if pretrained:
             _set_trainable(backbone, 0 if name == "head" else config.fine_tune_layers)
-        phases.append(_fit_phase(model, train_ds, val_ds, name, epochs, lr, config.patience, progress))
+        fitted = wrap(model) if wrap else model
+        phases.append(fit_phase(fitted, train_ds, val_ds, name, epochs, lr, config.patience, progress))
     return phases
 
 
@@ -91,14 +94,16 @@ def _set_trainable(backbone: Any, top_layers: int) -> None:
         layer.trainable = in_top and not isinstance(layer, keras.layers.BatchNormalization)
 
 
-def _fit_phase(model, train_ds, val_ds, name, epochs, lr, patience, progress) -> PhaseResult:
+def fit_phase(model: Any, train_ds: Any, val_ds: Any, name: str, epochs: int, lr: float, patience: int,
+              progress: Progress, callbacks: Sequence = ()) -> PhaseResult:
+    """Compile and fit ``model`` for one phase, reporting each epoch; patience 0 disables early stopping."""
     keras = keras_module()
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    callbacks = [_EpochReporter(name, epochs, progress)]
+    callbacks = [*callbacks, _EpochReporter(name, epochs, progress)]
     if patience:
         callbacks.append(
             keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience, restore_best_weights=True)

@@ -29,9 +29,17 @@ def measure_isolated(model: str | Path, options: ProfileOptions) -> dict:
         if done.returncode in (0, 2) and reply.is_file():
             answer = json.loads(reply.read_text())
             if "error" in answer:
-                raise ProfileError(answer["error"])
+                raise ProfileError(answer["error"] + _runtime_log_hint(done.stderr))
             return answer["result"]
         raise ProfileError(_crash_message(model, done))
+
+
+def _runtime_log_hint(stderr: str) -> str:
+    """The runtime's own last complaint: LiteRT puts the reason (no GPU adapter, a missing
+    library) in its log, not in the exception."""
+    keys = ("No adapters", "Couldn't load", "Failed to", "not found", "cannot open")
+    lines = [line.strip() for line in stderr.splitlines() if any(k in line for k in keys)]
+    return f" (runtime log: {lines[-1][:200]})" if lines else ""
 
 
 def _crash_message(model: str | Path, done: subprocess.CompletedProcess) -> str:

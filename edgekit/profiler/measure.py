@@ -238,11 +238,17 @@ class _CompiledRunner:
         try:
             from ai_edge_litert.compiled_model import CompiledModel
             from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+            from ai_edge_litert.options import CpuOptions, Options
         except ImportError as exc:
             raise ProfileError(f"--accelerator needs ai-edge-litert's CompiledModel API: {exc}") from None
         accel = HardwareAccelerator[options.accelerator.upper()]
+        if options.accelerator != "cpu":
+            # With the CPU beside it, ops the accelerator lacks fall back instead of failing,
+            # and is_fully_accelerated() says whether any did.
+            accel = HardwareAccelerator(accel | HardwareAccelerator.CPU)
+        settings = Options(hardware_accelerators=accel, cpu_options=CpuOptions(num_threads=options.threads))
         try:
-            self.model = CompiledModel.from_file(str(model_path), hardware_accel=accel)
+            self.model = CompiledModel.from_file(str(model_path), options=settings)
             signature = next(iter(self.model.get_signature_list()))
             details = self.model.get_input_tensor_details(signature)
             for index, (name, d) in enumerate(details.items()):

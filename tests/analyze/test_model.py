@@ -30,6 +30,11 @@ def test_agrees_with_the_interpreter(mobilenet_int8):
         model_path=mobilenet_int8, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
     interpreter.allocate_tensors()
     assert [d["op_name"] for d in interpreter._get_ops_details()] == [op.opcode for op in model.ops]
+    # With its default delegates, the same interpreter lists DELEGATE nodes after
+    # allocation: the op list the flatbuffer reader gives needs no such care.
+    default = find_runtime().interpreter(model_path=mobilenet_int8)
+    default.allocate_tensors()
+    assert "DELEGATE" in {d["op_name"] for d in default._get_ops_details()}
     # The interpreter appends its own scratch tensors after the model's.
     details = interpreter.get_tensor_details()[: len(model.main.tensors)]
     assert [d["name"] for d in details] == [t.name for t in model.main.tensors]

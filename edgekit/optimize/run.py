@@ -1,0 +1,63 @@
+"""Running a recipe's stages on a trained classifier, each fine-tuned and measured."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from edgekit._tf import keras_module
+from edgekit.models.training import fit_phase
+from edgekit.optimize.flatten import flatten_model
+from edgekit.optimize.stages import Stage, stage_config, validate_stages
+from edgekit.progress import Progress
+
+
+@dataclass(frozen=True)
+class StageResult:
+    name: str
+    config: dict
+    epochs: int
+    learning_rate: float
+    val_accuracy: float
+    seconds: float
+    details: dict = field(default_factory=dict)
+
+
+def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, val_labels: np.ndarray,
+               *, steps_per_epoch: int, progress: Progress,
+               wrap: Callable[[Any], Any] | None = None) -> tuple[Any, list[StageResult]]:
+    """Apply, fine-tune and strip each stage in order; returns the final model and one result per stage.
+
+    The model is flattened first (tfmot wraps layers of a flat model only) and its
+    BatchNorm layers frozen: their statistics came from full training and a few
+    fine-tuning epochs on pruned or fake-quantised weights should not move them.
+    """
+    keras = keras_module()
+    histories = validate_stages(stages)
+    current = flatten_model(model)
+    for layer in current.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+    results = []
+    for stage, history in zip(stages, histories):
+        start = time.perf_counter()
+        applied = stage.apply(current, history, steps_per_epoch)
+        detail = ", ".join(f"{k} {v}" for k, v in applied.details.items() if not isinstance(v, list))
+        progress.log(f"stage {stage.name}" + (f" ({detail})" if detail else ""))
+        fitted = wrap(applied.model) if wrap else applied.model
+        # No early stopping: restoring an early epoch's weights would undo the schedule
+        # (a pruning run must end at its target sparsity).
+        fit_phase(fitted, train_ds, val_ds, stage.name, stage.epochs, stage.learning_rate, 0, progress,
+                  callbacks=applied.callbacks)
+        current = stage.strip(applied.model)
+        scores = current.predict(val_ds, verbose=0)
+        accuracy = float(np.mean(scores.argmax(axis=1) == val_labels))
+        progress.log(f"after {stage.name}: validation accuracy {accuracy:.4f}")
+        results.append(StageResult(
+            name=stage.name, config=stage_config(stage), epochs=stage.epochs, learning_rate=stage.learning_rate,
+            val_accuracy=accuracy, seconds=round(time.perf_counter() - start, 2), details=applied.details,
+        ))
+    return current, results
