@@ -145,6 +145,10 @@ def build(
         timings: dict[str, float] = {}
         tick = time.perf_counter()
         tf, keras = tensorflow(), keras_module()
+        # Fresh layer-name counters: a second build in one process (a pipeline building
+        # for several targets) would otherwise name its layers conv0_1..., and the same
+        # recipe would give different bytes.
+        keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
         # Before the data: a missing download or a mismatched weights file fails in
         # seconds, not after decoding thousands of images.

@@ -12,7 +12,7 @@ import sys
 import click
 
 from edgekit._version import __version__
-from edgekit.errors import EdgekitError
+from edgekit.errors import ConfigError, EdgekitError
 
 _BACKBONES = [
     "small_cnn", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
@@ -79,9 +79,30 @@ def cli() -> None:
               help="Fail when the .tflite's validation accuracy is this much below the Keras model's.")
 @click.option("--allow-cpu-fallback", is_flag=True,
               help="Accept a model that runs partly on the CPU instead of failing (see `edgekit check`).")
+@click.option("--prune", "prune", default=None, metavar="SPARSITY|M:N",
+              help="Pruning stage: target sparsity (0.5) or structured m-by-n sparsity (2:4).")
+@click.option("--prune-schedule", type=click.Choice(["polynomial", "constant"]), default="polynomial",
+              show_default=True)
+@click.option("--cluster", "cluster", type=int, default=None, metavar="N",
+              help="Clustering stage: N shared weight values (keeps pruning's zeros).")
+@click.option("--cluster-init", type=click.Choice(["kmeans++", "linear", "density"]), default="kmeans++",
+              show_default=True)
+@click.option("--qat", is_flag=True,
+              help="Quantisation-aware training stage (PQAT/CQAT/PCQAT after pruning/clustering).")
+@click.option("--distill-from", default=None, metavar="MODEL.keras|self",
+              help="Teacher for knowledge distillation: a .keras classifier, or 'self' (the float model "
+                   "teaches the optimisation stages).")
+@click.option("--distill-temperature", type=float, default=4.0, show_default=True)
+@click.option("--distill-alpha", type=float, default=0.1, show_default=True,
+              help="Weight of the label loss; the rest matches the teacher.")
+@click.option("--recipe", type=click.Path(path_type=str), default=None,
+              help="A recipe .toml with these options and [[stages]]; flags given here override it.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
-def build(data: str, quiet: bool, as_json: bool, **options) -> None:
+@click.pass_context
+def build(ctx: click.Context, data: str, quiet: bool, as_json: bool, prune: str | None, prune_schedule: str,
+          cluster: int | None, cluster_init: str, qat: bool, distill_from: str | None, distill_temperature: float,
+          distill_alpha: float, recipe: str | None, **options) -> None:
     """Train a classifier on DATA and convert it for a target.
 
     DATA is a folder with one sub-folder of images per class (jpg, png, bmp, gif,
@@ -91,8 +112,22 @@ def build(data: str, quiet: bool, as_json: bool, **options) -> None:
     reported, with the op-by-op target check. Progress goes to stderr.
     """
     import edgekit
+    from edgekit.recipe import load_recipe
 
     try:
+        stages = _stages_from_flags(prune, prune_schedule, cluster, cluster_init, qat)
+        if recipe is not None:
+            given = load_recipe(recipe)
+            # Flags typed on this command line win over the recipe; defaults do not.
+            explicit = {k: v for k, v in options.items()
+                        if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+            options = {**{k: v for k, v in options.items() if k not in given}, **given, **explicit}
+            if stages:
+                options["stages"] = stages
+        elif stages:
+            options["stages"] = stages
+        if distill_from is not None:
+            options["distill"] = {"teacher": distill_from, "temperature": distill_temperature, "alpha": distill_alpha}
         result = edgekit.build(data, progress=not quiet, **options)
     except EdgekitError as exc:
         raise _fail(exc) from None
@@ -100,6 +135,24 @@ def build(data: str, quiet: bool, as_json: bool, **options) -> None:
         click.echo(json.dumps(result.report, indent=2))
     elif not quiet:
         click.echo(summary(result.report, str(result.out)))
+
+
+def _stages_from_flags(prune: str | None, schedule: str, cluster: int | None, init: str, qat: bool) -> list[dict]:
+    """Flags give stages in the one order that preserves each: prune, cluster, qat."""
+    stages: list[dict] = []
+    if prune is not None:
+        if ":" in prune:
+            stages.append({"kind": "prune", "m_by_n": prune, "schedule": schedule})
+        else:
+            try:
+                stages.append({"kind": "prune", "sparsity": float(prune), "schedule": schedule})
+            except ValueError:
+                raise ConfigError(f"--prune {prune}: give a sparsity like 0.5 or m:n like 2:4") from None
+    if cluster is not None:
+        stages.append({"kind": "cluster", "clusters": cluster, "init": init})
+    if qat:
+        stages.append({"kind": "qat"})
+    return stages
 
 
 def summary(report: dict, out: str) -> str:
@@ -114,6 +167,8 @@ def summary(report: dict, out: str) -> str:
         f"agreement {lite['agreement']:.4f}",
         f"size      model.tflite {lite['bytes']:,} bytes ({lite['gzip_bytes']:,} gzipped), "
         f"model.keras {keras['bytes']:,} bytes",
+        *[f"stage     {st['name']}: validation accuracy {st['val_accuracy']:.4f}"
+          + (f" ({st['details']['scheme']})" if "scheme" in st["details"] else "") for st in report["stages"]],
         f"check     {report['check']['summary']}"
         + ("" if report["check"]["fully_supported"] else " (CPU fallback allowed)"),
         f"output    {out}/  ({report['wall_seconds']:.1f}s)",

@@ -1,0 +1,34 @@
+"""Distillation: a small student learns more from a strong teacher than from the labels alone."""
+
+import shutil
+
+import pytest
+
+import edgekit
+from tests.conftest import write_digits
+
+
+@pytest.mark.slow
+def test_distilled_student_beats_the_same_student_on_labels_alone(tmp_path, digits_dir):
+    teacher = edgekit.build(digits_dir, target="cpu", out=tmp_path / "teacher", backbone="small_cnn", image_size=16,
+                            epochs=15, fine_tune_epochs=0, augment="none", progress=False)
+    assert teacher.report["keras"]["accuracy"] > 0.93
+
+    # The student sees 8 images of each digit; both runs validate on the same other images.
+    write_digits(tmp_path / "pool", per_class=80)
+    for digit in range(10):
+        files = sorted((tmp_path / "pool" / str(digit)).iterdir())
+        for split, chosen in (("few", files[:8]), ("val", files[8:])):
+            folder = tmp_path / split / str(digit)
+            folder.mkdir(parents=True)
+            for f in chosen:
+                shutil.copy(f, folder / f.name)
+    student = dict(target="cpu", backbone="small_cnn", alpha=0.5, image_size=16, epochs=30, fine_tune_epochs=0,
+                   augment="rotation=0.05,zoom=0.1,translation=0.1,flip=none", batch_size=16, learning_rate=3e-3,
+                   patience=0, val_dir=tmp_path / "val", progress=False, max_accuracy_drop=1.0, seed=3)
+    alone = edgekit.build(tmp_path / "few", out=tmp_path / "alone", **student)
+    taught = edgekit.build(tmp_path / "few", out=tmp_path / "taught", **student,
+                           distill={"teacher": str(teacher.keras_path), "temperature": 4.0, "alpha": 0.1})
+    a, t = alone.report["keras"]["accuracy"], taught.report["keras"]["accuracy"]
+    assert taught.report["recipe"]["distill"]["teacher"] == str(teacher.keras_path)
+    assert t > a + 0.03, f"distilled {t:.3f} vs labels alone {a:.3f}"
