@@ -6,6 +6,7 @@ nothing else, so a pipeline calling Python gets exactly what the terminal gets.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import json
@@ -70,6 +71,7 @@ def build(
     allow_cpu_fallback: bool = False,
     stages: Sequence[Stage | dict] = (),
     distill: Distill | dict | None = None,
+    strategy: str = "default",
     progress: bool | Progress = True,
 ) -> BuildResult:
     """Train a classifier on ``data`` and convert it for ``target``; see the README for each option.
@@ -130,13 +132,16 @@ def build(
         "allow_cpu_fallback": allow_cpu_fallback,
         "distill": dataclasses.asdict(distill) if distill else None,
         "stages": [stage_config(stage) for stage in stages],
+        "strategy": strategy,
     }
 
-    with atomic_output_dir(out) as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_output_dir(out))
         from edgekit._tf import keras_module, tensorflow
         from edgekit.convert import to_tflite
         from edgekit.data.pipeline import to_tf_dataset
         from edgekit.models import build_backbone, build_classifier, train
+        from edgekit.models.strategy import describe, make_strategy
         from edgekit.optimize.distill import distiller, load_teacher
         from edgekit.optimize.run import run_stages
         from edgekit.inference import predict
@@ -150,6 +155,10 @@ def build(
         # recipe would give different bytes.
         keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
+        distribution = make_strategy(strategy)
+        # Every model built and compiled from here on lives under the strategy; the
+        # scope closes before the output folder is published.
+        stack.enter_context(distribution.scope())
         # Before the data: a missing download or a mismatched weights file fails in
         # seconds, not after decoding thousands of images.
         features = build_backbone(backbone, size, alpha=alpha, weights=weight_spec)
@@ -255,7 +264,7 @@ def build(
                 "parameters": int(model.count_params()),
                 "input_size": list(size),
             },
-            "training": {"phases": [dataclasses.asdict(p) for p in phases]},
+            "training": {"phases": [dataclasses.asdict(p) for p in phases], "strategy": describe(distribution)},
             "stages": [dataclasses.asdict(r) for r in stage_results],
             "keras": {"accuracy": keras_accuracy, "file": "model.keras", **keras_facts},
             "tflite": {

@@ -95,6 +95,9 @@ def cli() -> None:
 @click.option("--distill-temperature", type=float, default=4.0, show_default=True)
 @click.option("--distill-alpha", type=float, default=0.1, show_default=True,
               help="Weight of the label loss; the rest matches the teacher.")
+@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
+              show_default=True,
+              help="tf.distribute strategy: mirrored uses every local GPU; multiworker reads TF_CONFIG.")
 @click.option("--recipe", type=click.Path(path_type=str), default=None,
               help="A recipe .toml with these options and [[stages]]; flags given here override it.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
