@@ -47,6 +47,9 @@ def _output_only_config() -> type:
     return OutputQuantize
 
 
+_UNWRAPPABLE = {"TFOpLambda", "SlicingOpLambda"}
+
+
 def _follows_convolution(layer: Any) -> bool:
     keras = keras_module()
     for node in layer._inbound_nodes:  # noqa: SLF001 - the layer's place in the functional graph
@@ -57,7 +60,7 @@ def _follows_convolution(layer: Any) -> bool:
 
 
 def quantize_aware(model: Any, scheme: str) -> tuple[Any, list[str]]:
-    """(the QAT model, names of layers quantised at their output only) for a flat functional ``model``.
+    """(the QAT model, names of layers tfmot cannot quantise itself) for a flat functional ``model``.
 
     ``scheme``: QAT, PQAT (keep pruning's zeros), CQAT (keep clusters) or PCQAT (both).
     """
@@ -69,6 +72,12 @@ def quantize_aware(model: Any, scheme: str) -> tuple[Any, list[str]]:
 
     def annotate(layer):
         if isinstance(layer, keras.layers.InputLayer):
+            return layer
+        if type(layer).__name__ in _UNWRAPPABLE:
+            # tfmot's wrapper passes a TF-function layer's arguments as one list, which
+            # breaks ops called with constants (MobileNetV3's hard-swish: x + 3.0). Left
+            # float and unwrapped, the converter calibrates it from the representative images.
+            handled.append(layer.name)
             return layer
         if registry.supports(layer) or (
                 isinstance(layer, keras.layers.BatchNormalization) and _follows_convolution(layer)):
