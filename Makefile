@@ -35,6 +35,7 @@ test-fast: $(STAMP)
 bench: $(STAMP) $(DIGITS)
 	$(BIN)/python tools/bench_build.py $(DIGITS)
 	$(BIN)/python tools/bench_profiler.py
+	$(BIN)/python tools/bench_optimize.py $(DIGITS)
 
 # The remote-profiling tests start their own sshd on 127.0.0.1; install OpenSSH's server
 # when it is missing and we may (root with apt-get), else those tests skip and say why.
