@@ -6,8 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DIGITS := samples/digits
-DEMO_OPTS := --backbone small_cnn --weights none --image-size 32 --epochs 25 --fine-tune-epochs 0 \
-             --augment flip=none,rotation=0.04,zoom=0.08,translation=0.08,contrast=0.1
+DEMO_OPTS := --recipe samples/digits.toml
 
 .PHONY: install demo test test-fast bench ssh-server clean
 

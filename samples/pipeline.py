@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 import edgekit
+from edgekit.recipe import load_recipe
 
+RECIPE = Path(__file__).with_name("digits.toml")
 # What this app accepts: at most 1.5 points of accuracy lost to int8.
 MAX_ACCURACY_DROP = 0.015
 
@@ -28,12 +30,7 @@ def main(data: str, out: str) -> int:
                 data,
                 target=target,
                 out=Path(out) / target,
-                backbone="small_cnn",
-                weights="none",
-                image_size=32,
-                epochs=25,
-                fine_tune_epochs=0,
-                augment="flip=none,rotation=0.04,zoom=0.08,translation=0.08,contrast=0.1",
+                **load_recipe(RECIPE),
                 progress=False,
             )
         except edgekit.EdgekitError as exc:

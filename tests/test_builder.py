@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 
 import edgekit
-from tests.conftest import write_digits
+from edgekit.recipe import load_recipe
+from tests.conftest import REPO, write_digits
 
-# The sample's recipe (Makefile DEMO_OPTS): a small CNN from scratch on 32x32 upscaled digits.
-DIGITS_RECIPE = dict(
-    backbone="small_cnn",
-    weights="none",
-    image_size=32,
-    epochs=25,
-    fine_tune_epochs=0,
-    augment="flip=none,rotation=0.04,zoom=0.08,translation=0.08,contrast=0.1",
-    progress=False,
-)
+# The sample's recipe, as `make demo` builds it.
+DIGITS_RECIPE = dict(load_recipe(REPO / "samples" / "digits.toml"), progress=False)
 
 
 @pytest.mark.slow

@@ -20,13 +20,12 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-AUGMENT = "flip=none,rotation=0.04,zoom=0.08,translation=0.08,contrast=0.1"
+RECIPE = HERE.parent / "samples" / "digits.toml"
 
 
 def run_edgekit(data: str, out: Path, epochs: int) -> dict:
     cmd = [sys.executable, "-m", "edgekit", "build", data, "--target", "edgetpu", "--out", str(out),
-           "--backbone", "small_cnn", "--weights", "none", "--image-size", "32", "--epochs", str(epochs),
-           "--fine-tune-epochs", "0", "--patience", "0", "--augment", AUGMENT, "--quiet", "--json"]
+           "--recipe", str(RECIPE), "--epochs", str(epochs), "--patience", "0", "--quiet", "--json"]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start

@@ -16,10 +16,10 @@ import tempfile
 from pathlib import Path
 
 import edgekit
+from edgekit.recipe import load_recipe
 
 HERE = Path(__file__).resolve().parent
-BASE = dict(backbone="small_cnn", image_size=32, epochs=25, fine_tune_epochs=0, patience=0, progress=False,
-            augment="flip=none,rotation=0.04,zoom=0.08,translation=0.08,contrast=0.1", max_accuracy_drop=1.0)
+BASE = dict(load_recipe(HERE.parent / "samples" / "digits.toml"), patience=0, progress=False, max_accuracy_drop=1.0)
 PRUNE, CLUSTER, QAT = {"kind": "prune", "sparsity": 0.5}, {"kind": "cluster", "clusters": 16}, {"kind": "qat"}
 RECIPES = [
     ("float32", "gpu-float32", []),

@@ -9,9 +9,9 @@ import edgekit
 from edgekit.analyze import read_model
 from edgekit.analyze.weights import constant_array, kernel_stats
 from edgekit.recipe import load_recipe
+from tests.conftest import REPO
 
-BASE = dict(backbone="small_cnn", image_size=32, epochs=25, fine_tune_epochs=0,
-            augment="flip=none,rotation=0.04,zoom=0.08,translation=0.08,contrast=0.1", progress=False)
+BASE = dict(load_recipe(REPO / "samples" / "digits.toml"), progress=False)
 
 
 def _inner_kernels(stats):
