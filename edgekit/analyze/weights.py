@@ -2,8 +2,9 @@
 
 Read from the file, not from the Keras model, so the figures prove that pruning and
 clustering survived stripping, quantisation-aware training and conversion. int8 kernels
-are quantised per output channel, so 16 clusters become up to 16 values in each
-channel (with a scale of its own), not in the whole tensor.
+are quantised per output channel, so 16 clusters are up to 16 values in each channel
+(with a scale of its own); only when the channels share one codebook and one range (the
+QAT stage's default after clustering) are they 16 values in the whole tensor.
 """
 
 from __future__ import annotations

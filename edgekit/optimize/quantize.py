@@ -13,9 +13,10 @@ to tfmot's own Conv+BN(+ReLU) folding. The report lists the layers handled this 
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Sequence
 
 from edgekit._tf import keras_module
+from edgekit.optimize.codebook import shared_codebook_quantizer
 from edgekit.optimize.tfmot import tfmot
 
 
@@ -59,10 +60,12 @@ def _follows_convolution(layer: Any) -> bool:
     return False
 
 
-def quantize_aware(model: Any, scheme: str) -> tuple[Any, list[str]]:
+def quantize_aware(model: Any, scheme: str, shared_codebook: Sequence[str] = ()) -> tuple[Any, list[str]]:
     """(the QAT model, names of layers tfmot cannot quantise itself) for a flat functional ``model``.
 
     ``scheme``: QAT, PQAT (keep pruning's zeros), CQAT (keep clusters) or PCQAT (both).
+    ``shared_codebook``: Conv2D layers clustered with one codebook, trained and quantised
+    so that every output channel keeps the same int8 codes (see edgekit.optimize.codebook).
     """
     keras = keras_module()
     quant = tfmot().quantization.keras
@@ -87,36 +90,41 @@ def quantize_aware(model: Any, scheme: str) -> tuple[Any, list[str]]:
 
     annotated = keras.models.clone_model(model, clone_function=annotate)
     with quant.quantize_scope({"OutputQuantize": output_only}):
-        quantized = quant.quantize_apply(annotated, scheme=_scheme(scheme))
+        quantized = quant.quantize_apply(annotated, scheme=_scheme(scheme, frozenset(shared_codebook)))
     return quantized, handled
 
 
-def _scheme(name: str) -> Any:
+def _scheme(name: str, shared_codebook: frozenset[str]) -> Any:
     combine = tfmot().experimental.combine
     if name == "PQAT":
         return combine.Default8BitPrunePreserveQuantizeScheme()
     if name in ("CQAT", "PCQAT"):
-        return _per_layer_cluster_scheme(combine)(preserve_sparsity=name == "PCQAT")
+        return _per_layer_cluster_scheme(combine, shared_codebook)(preserve_sparsity=name == "PCQAT")
     return tfmot().quantization.keras.default_8bit.Default8BitQuantizeScheme()
 
 
-def _per_layer_cluster_scheme(combine: Any) -> type:
+def _per_layer_cluster_scheme(combine: Any, shared_codebook: frozenset[str]) -> type:
     """The cluster-preserving scheme, with one weight quantizer per layer.
 
     tfmot 0.8's cluster-preserve registry hands every layer of a class (every Conv2D, say)
     the same weight-quantizer object, and that quantizer switches sparsity preservation
     off for good when it meets a layer without zeros. The first convolution is never
     pruned, so every later convolution lost its zeros under PCQAT. A copy of the config
-    per layer keeps the decision per layer.
+    per layer keeps the decision per layer. The layers named in ``shared_codebook`` get
+    edgekit's shared-codebook weight quantizer instead of tfmot's.
     """
 
     class PerLayerClusterPreserveScheme(combine.Default8BitClusterPreserveQuantizeScheme):
         def get_quantize_registry(self):
             registry = super().get_quantize_registry()
             shared = registry.get_quantize_config
+            preserve_sparsity = self.preserve_sparsity
 
             def per_layer(layer):
-                return copy.deepcopy(shared(layer))
+                config = copy.deepcopy(shared(layer))
+                if layer.name in shared_codebook:
+                    config.weight_quantizer = shared_codebook_quantizer(preserve_sparsity)
+                return config
 
             registry.get_quantize_config = per_layer
             return registry

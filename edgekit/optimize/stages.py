@@ -40,6 +40,9 @@ class History:
     pruned: bool = False
     clustered: bool = False
     quantized: bool = False
+    # Clusters per tensor (0: not clustered) and whether each output channel had its own.
+    clusters: int = 0
+    cluster_per_channel: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,10 @@ class QAT:
 
     epochs: int = 3
     learning_rate: float = 1e-4
+    # After clustering with one codebook per kernel, keep one codebook and one int8 range
+    # across a convolution's output channels, so that every channel stores the same codes
+    # (false: tfmot's own per-channel centroids and ranges).
+    shared_codebook: bool = True
     name: ClassVar[str] = "qat"
 
     def validate(self, history: History) -> None:
@@ -194,8 +201,15 @@ class QAT:
     def apply(self, model: Any, history: History, steps_per_epoch: int) -> Applied:
         from edgekit.optimize.quantize import quantize_aware
 
-        quantized, passthrough = quantize_aware(model, self.scheme_name(history))
-        return Applied(quantized, [], {"scheme": self.scheme_name(history), "output_quantized_layers": passthrough})
+        from edgekit.optimize.codebook import has_shared_codebook
+
+        shared = []
+        if self.shared_codebook and history.clustered and not history.cluster_per_channel:
+            # The zero of pruning is one value more than the clusters.
+            shared = [l.name for l in model.layers if has_shared_codebook(l, history.clusters + 1)]
+        quantized, passthrough = quantize_aware(model, self.scheme_name(history), shared)
+        return Applied(quantized, [], {"scheme": self.scheme_name(history), "output_quantized_layers": passthrough,
+                                       "shared_codebook_layers": shared})
 
     def strip(self, model: Any) -> Any:
         # The fake-quant nodes are what the converter reads the int8 ranges from.
@@ -227,6 +241,8 @@ def validate_stages(stages: Sequence[Stage]) -> list[History]:
             pruned=history.pruned or isinstance(stage, Prune),
             clustered=history.clustered or isinstance(stage, Cluster),
             quantized=history.quantized or isinstance(stage, QAT),
+            clusters=stage.clusters if isinstance(stage, Cluster) else history.clusters,
+            cluster_per_channel=stage.per_channel if isinstance(stage, Cluster) else history.cluster_per_channel,
         )
     return seen
 

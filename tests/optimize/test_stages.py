@@ -29,6 +29,7 @@ def test_prune_cluster_qat_keeps_zeros_and_clusters_in_the_tflite(digits_dir, tm
     assert [s["name"] for s in report["stages"]] == ["prune", "cluster", "qat"]
     assert report["stages"][1]["details"]["preserve_sparsity"] is True
     assert report["stages"][2]["details"]["scheme"] == "PCQAT"
+    assert report["stages"][2]["details"]["shared_codebook_layers"] == ["conv1", "conv2", "conv3"]
 
     stats = kernel_stats(result.tflite_path)
     inner = _inner_kernels(stats)
@@ -37,6 +38,8 @@ def test_prune_cluster_qat_keeps_zeros_and_clusters_in_the_tflite(digits_dir, tm
         assert kernel.dtype == "INT8"
         assert kernel.zero_fraction >= 0.45, kernel
         assert kernel.max_distinct_per_channel <= 17, kernel
+        # One codebook per kernel: every channel stores the same 16 codes (the zero among them).
+        assert kernel.distinct_values <= 16, kernel
     assert report["weights"] == [k.to_dict() for k in stats]
     assert report["tflite"]["accuracy"] >= report["keras"]["accuracy"] - 0.02
     assert report["check"]["fully_supported"]
