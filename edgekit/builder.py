@@ -11,6 +11,7 @@ import dataclasses
 import datetime as _dt
 import json
 import platform
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,7 @@ from edgekit.data import Augmentation, Flip, LabelledImages, from_arrays, load_i
 from edgekit.errors import ConfigError, ConversionError
 from edgekit.files import atomic_output_dir, file_facts
 from edgekit.models.backbones import DEFAULT_IMAGE_SIZE, Backbone, WeightsKind, WeightsSpec, saved_model_image_size
+from edgekit.models.strategy import is_chief
 from edgekit.models.training import TrainConfig
 from edgekit.optimize.distill import Distill
 from edgekit.optimize.stages import QAT, Cluster, Prune, Stage, stage_config, stage_from_config, validate_stages
@@ -135,8 +137,14 @@ def build(
         "strategy": strategy,
     }
 
+    writes_output = is_chief(strategy)
     with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(atomic_output_dir(out))
+        if writes_output:
+            tmp = stack.enter_context(atomic_output_dir(out))
+        else:
+            # Another worker of a multiworker cluster: it trains and converts in step with
+            # the chief, which alone writes the output (out may be a shared folder).
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgekit-worker-")))
         from edgekit._tf import keras_module, tensorflow
         from edgekit.convert import to_tflite
         from edgekit.data.pipeline import to_tf_dataset
@@ -289,7 +297,10 @@ def build(
         (tmp / "recipe.toml").write_text(dump_recipe(recipe), encoding="utf-8")
 
     out = Path(out)
-    say.log(f"wrote {out}/model.tflite ({report['tflite']['bytes']:,} bytes) in {report['wall_seconds']:.1f}s")
+    if writes_output:
+        say.log(f"wrote {out}/model.tflite ({report['tflite']['bytes']:,} bytes) in {report['wall_seconds']:.1f}s")
+    else:
+        say.log(f"built in {report['wall_seconds']:.1f}s; the chief worker writes {out}")
     return BuildResult(
         out=out,
         tflite_path=out / "model.tflite",

@@ -2,11 +2,12 @@
 
 prune (PolynomialDecay to 50%) -> strip -> cluster (16, k-means++, preserve_sparsity)
 -> strip -> quantize_annotate_model + quantize_apply(Default8BitClusterPreserveQuantizeScheme)
--> int8 with uint8 I/O. Same small CNN, data split, epochs and layer exclusions as
-edgekit's recipe (the first conv and the classifier stay dense), so the two compare
-like with like. Prints one JSON line.
+-> int8 with uint8 I/O. Same small CNN, training and validation folders, epochs and
+learning rates as edgekit's recipe. ``--layers inner`` prunes and clusters what edgekit
+does by default (not the first conv, not the classifier); ``--layers all`` does the
+whole model, as the guides do. Prints one JSON line; ``--out`` keeps the .tflite.
 
-    python tools/plain_tfmot_pcqat.py DATA_DIR --epochs 25
+    python tools/plain_tfmot_pcqat.py TRAIN_DIR VAL_DIR --epochs 25 --seed 0
 """
 
 import argparse
@@ -45,13 +46,17 @@ def small_cnn(num_classes):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("data")
+    parser.add_argument("train")
+    parser.add_argument("val")
     parser.add_argument("--epochs", type=int, default=25)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--layers", choices=("inner", "all"), default="inner")
+    parser.add_argument("--out")
     args = parser.parse_args()
-    keras.utils.set_random_seed(0)
-    common = dict(validation_split=0.2, seed=0, image_size=(32, 32), batch_size=32, label_mode="int")
-    train = keras.utils.image_dataset_from_directory(args.data, subset="training", **common)
-    val = keras.utils.image_dataset_from_directory(args.data, subset="validation", shuffle=False, **common)
+    keras.utils.set_random_seed(args.seed)
+    common = dict(seed=args.seed, image_size=(32, 32), batch_size=32, label_mode="int")
+    train = keras.utils.image_dataset_from_directory(args.train, **common)
+    val = keras.utils.image_dataset_from_directory(args.val, shuffle=False, **common)
     scale = lambda x, y: (x / 255.0, y)  # noqa: E731
     augment = keras.Sequential([keras.layers.RandomRotation(0.04, fill_mode="reflect"),
                                 keras.layers.RandomZoom(0.08, fill_mode="reflect"),
@@ -67,7 +72,7 @@ def main():
     for layer in model.layers:
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
-    inner = {"conv1", "conv2", "conv3"}
+    inner = {"conv1", "conv2", "conv3"} | ({"conv0", "classifier"} if args.layers == "all" else set())
 
     schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, 0.5, 0, steps * 5, frequency=max(1, steps * 5 // 10))
     pruned = keras.models.clone_model(model, clone_function=lambda l: tfmot.sparsity.keras.prune_low_magnitude(
@@ -92,7 +97,7 @@ def main():
     pcqat.fit(train_ds, validation_data=val_ds, epochs=3, verbose=0)
 
     train_x = np.concatenate([x.numpy() for x, _ in train.map(scale)])
-    rep = train_x[np.random.default_rng(0).permutation(len(train_x))[:200]]
+    rep = train_x[np.random.default_rng(args.seed).permutation(len(train_x))[:200]]
     fn = tf.function(lambda x: pcqat(x, training=False)).get_concrete_function(tf.TensorSpec([1, 32, 32, 3]))
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], pcqat)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -113,6 +118,9 @@ def main():
         interpreter.invoke()
         correct += int(interpreter.get_tensor(out["index"])[0].argmax() == int(y))
         total += 1
+    if args.out:
+        with open(args.out, "wb") as f:
+            f.write(tflite)
     print(json.dumps({"tflite_accuracy": correct / total, "bytes": len(tflite),
                       "gzip_bytes": len(gzip.compress(tflite, compresslevel=9, mtime=0))}))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from typing import Any
 
 import numpy as np
@@ -24,9 +26,31 @@ def to_tflite(model: Any, settings: ConvertSettings, *, batch_size: int = 1,
     # A concrete function with an explicit signature: the only way to give the
     # .tflite a static batch dimension, which the Edge TPU requires.
     signature = tf.TensorSpec(shape, tf.float32, name="image")
-    function = tf.function(lambda image: model(image, training=False)).get_concrete_function(signature)
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+    with contextlib.ExitStack() as stack:
+        if tf.distribute.has_strategy():
+            converter = _from_saved_model(tf, model, signature, stack.enter_context(tempfile.TemporaryDirectory()))
+        else:
+            function = tf.function(lambda image: model(image, training=False)).get_concrete_function(signature)
+            converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+        return _convert(tf, converter, settings, representative)
 
+
+def _from_saved_model(tf: Any, model: Any, signature: Any, folder: str) -> Any:
+    """A converter for a model trained under a tf.distribute strategy, through a SavedModel.
+
+    Traced directly, a model whose variables live under MultiWorkerMirroredStrategy reads
+    its BatchNorm statistics (sync-on-read variables) through collective all-reduce ops,
+    which TFLite cannot convert. SavedModel export traces in a saving context where each
+    distributed variable reads as one plain variable.
+    """
+    module = tf.Module()
+    module.model = model
+    module.serve = tf.function(lambda image: model(image, training=False), input_signature=[signature])
+    tf.saved_model.save(module, folder, signatures={"serving_default": module.serve})
+    return tf.lite.TFLiteConverter.from_saved_model(folder)
+
+
+def _convert(tf: Any, converter: Any, settings: ConvertSettings, representative: np.ndarray | None) -> bytes:
     quantization = settings.quantization
     if quantization == Quantization.FLOAT16:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -32,12 +32,33 @@ def make_strategy(kind: Strategy | str) -> Any:
         if not raw:
             raise ConfigError("--strategy multiworker needs TF_CONFIG describing the cluster and this worker's task "
                               "(see tf.distribute.MultiWorkerMirroredStrategy)")
-        try:
-            json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"TF_CONFIG is not valid JSON: {exc}") from None
+        _tf_config(raw)
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
+
+
+def is_chief(kind: Strategy | str) -> bool:
+    """Whether this process writes the build's output: always, except on a multiworker
+    cluster's workers other than the chief (``chief`` task, else ``worker`` 0), as
+    tf.distribute's own checkpointing does. Every worker trains and converts; one writes."""
+    raw = os.environ.get("TF_CONFIG")
+    if kind != Strategy.MULTIWORKER or not raw:
+        return True  # (a missing TF_CONFIG is make_strategy's error to report)
+    config = _tf_config(raw)
+    task = config.get("task", {})
+    kind, index = task.get("type"), task.get("index", 0)
+    return kind in (None, "chief") or (kind == "worker" and index == 0 and "chief" not in config.get("cluster", {}))
+
+
+def _tf_config(raw: str) -> dict:
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"TF_CONFIG is not valid JSON: {exc}") from None
+    if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict):
+        raise ConfigError('TF_CONFIG needs a "cluster" table of task lists and this process\'s "task" '
+                          '(see tf.distribute.MultiWorkerMirroredStrategy)')
+    return config
 
 
 def describe(strategy: Any) -> dict:
