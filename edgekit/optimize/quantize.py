@@ -13,6 +13,7 @@ to tfmot's own Conv+BN(+ReLU) folding. The report lists the layers handled this 
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any, Sequence
 
 from edgekit._tf import keras_module
@@ -89,7 +90,11 @@ def quantize_aware(model: Any, scheme: str, shared_codebook: Sequence[str] = ())
         return quant.quantize_annotate_layer(layer, quantize_config=output_only())
 
     annotated = keras.models.clone_model(model, clone_function=annotate)
-    with quant.quantize_scope({"OutputQuantize": output_only}):
+    with quant.quantize_scope({"OutputQuantize": output_only}), warnings.catch_warnings():
+        # tfmot's cluster-preserving registry visits every Conv2D and Dense, clustered or
+        # not, and warns about each one left dense on purpose (the classifier, by default).
+        warnings.filterwarnings("ignore", message="(?s)No clustering performed on layer .*Too many centroids",
+                                category=UserWarning)
         quantized = quant.quantize_apply(annotated, scheme=_scheme(scheme, frozenset(shared_codebook)))
     return quantized, handled
 

@@ -69,3 +69,12 @@ def test_recipe_round_trip_and_unknown_keys(tmp_path):
     path.write_text('backbone = "small_cnn"\nepoch = 3\n')
     with pytest.raises(ConfigError, match="unknown option 'epoch'"):
         load_recipe(path)
+
+
+def test_qat_shared_codebook_option_from_a_recipe():
+    from edgekit.optimize import QAT, stage_from_config
+
+    assert stage_from_config({"kind": "qat"}).shared_codebook is True
+    assert stage_from_config({"kind": "qat", "shared_codebook": False}) == QAT(shared_codebook=False)
+    with pytest.raises(ConfigError, match="qat.shared_codebook must be true or false"):
+        stage_from_config({"kind": "qat", "shared_codebook": "no"})
