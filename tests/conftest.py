@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,18 @@ def _load_sample_writer():
 
 
 write_digits = _load_sample_writer()
+
+
+def free_ports(count: int = 1) -> list[int]:
+    """``count`` distinct TCP ports free on 127.0.0.1 (all held open until all are chosen)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @pytest.fixture(scope="session")

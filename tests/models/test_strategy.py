@@ -9,6 +9,7 @@ import pytest
 
 from edgekit.errors import ConfigError
 from edgekit.models.strategy import make_strategy
+from tests.conftest import free_ports
 
 
 @pytest.mark.slow
@@ -46,23 +47,11 @@ def test_multiworker_without_tf_config_is_a_clear_error(monkeypatch):
         make_strategy("tpu")
 
 
-def _free_ports(count):
-    import socket
-
-    sockets = [socket.socket() for _ in range(count)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
 @pytest.mark.slow
 def test_two_worker_build_over_tf_config_trains_in_step_and_the_chief_writes(tmp_path, small_digits_dir):
     import os
 
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     out = tmp_path / "shared-out"  # one folder, as on a shared file system
     workers = []
     for index in range(2):

@@ -15,14 +15,9 @@ from pathlib import Path
 import pytest
 
 from edgekit.profiler import ProfileError, SshSettings, profile
+from tests.conftest import free_ports
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +28,7 @@ def sshd(tmp_path_factory):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "host_key")], check=True)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "client_key")], check=True)
     shutil.copy(home / "client_key.pub", home / "authorized_keys")
-    port = _free_port()
+    port = free_ports()[0]
     (home / "sshd_config").write_text(
         f"Port {port}\nListenAddress 127.0.0.1\nHostKey {home / 'host_key'}\n"
         f"AuthorizedKeysFile {home / 'authorized_keys'}\nPidFile {home / 'sshd.pid'}\n"
@@ -103,7 +98,7 @@ def test_remote_errors_come_back_as_errors(sshd, tmp_path):
 def test_refused_connection_fails_at_once():
     start = time.perf_counter()
     with pytest.raises(ProfileError, match="cannot reach"):
-        profile(__file__, remote=f"nobody@127.0.0.1:{_free_port()}", ssh=SshSettings(connect_timeout=3))
+        profile(__file__, remote=f"nobody@127.0.0.1:{free_ports()[0]}", ssh=SshSettings(connect_timeout=3))
     assert time.perf_counter() - start < 15
 
 
