@@ -46,8 +46,8 @@ def is_chief(kind: Strategy | str) -> bool:
         return True  # (a missing TF_CONFIG is make_strategy's error to report)
     config = _tf_config(raw)
     task = config.get("task", {})
-    kind, index = task.get("type"), task.get("index", 0)
-    return kind in (None, "chief") or (kind == "worker" and index == 0 and "chief" not in config.get("cluster", {}))
+    role, index = task.get("type"), task.get("index", 0)
+    return role in (None, "chief") or (role == "worker" and index == 0 and "chief" not in config["cluster"])
 
 
 def _tf_config(raw: str) -> dict:

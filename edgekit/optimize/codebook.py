@@ -18,6 +18,7 @@ that clustering had not already given up: 16 levels sit far apart on a 255-level
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,7 @@ def shared_codebook_quantizer(preserve_sparsity: bool) -> Any:
     return _quantizer_class()(preserve_sparsity)
 
 
+@functools.cache
 def _quantizer_class() -> type:
     tf = tensorflow()
     keras = keras_module()

@@ -38,11 +38,14 @@ class History:
     """What earlier stages did, so a later one can preserve it."""
 
     pruned: bool = False
-    clustered: bool = False
     quantized: bool = False
     # Clusters per tensor (0: not clustered) and whether each output channel had its own.
     clusters: int = 0
     cluster_per_channel: bool = False
+
+    @property
+    def clustered(self) -> bool:
+        return self.clusters > 0
 
 
 @dataclass(frozen=True)
@@ -199,9 +202,8 @@ class QAT:
         return "PQAT" if history.pruned else "QAT"
 
     def apply(self, model: Any, history: History, steps_per_epoch: int) -> Applied:
-        from edgekit.optimize.quantize import quantize_aware
-
         from edgekit.optimize.codebook import has_shared_codebook
+        from edgekit.optimize.quantize import quantize_aware
 
         shared = []
         if self.shared_codebook and history.clustered and not history.cluster_per_channel:
@@ -239,7 +241,6 @@ def validate_stages(stages: Sequence[Stage]) -> list[History]:
         history = dataclasses.replace(
             history,
             pruned=history.pruned or isinstance(stage, Prune),
-            clustered=history.clustered or isinstance(stage, Cluster),
             quantized=history.quantized or isinstance(stage, QAT),
             clusters=stage.clusters if isinstance(stage, Cluster) else history.clusters,
             cluster_per_channel=stage.per_channel if isinstance(stage, Cluster) else history.cluster_per_channel,
