@@ -53,10 +53,11 @@ def cli() -> None:
 @click.option("--image-size", type=int, default=None,
               help="Square input size in pixels [default: 224, or 32 for small_cnn].")
 @click.option("--alpha", type=float, default=1.0, show_default=True, help="Width multiplier of the backbone.")
-@click.option("--epochs", type=int, default=10, show_default=True,
-              help="Epochs of the head phase (the only phase with --weights none).")
-@click.option("--fine-tune-epochs", type=int, default=5, show_default=True,
-              help="Epochs fine-tuning the backbone's top layers (added to --epochs with --weights none).")
+@click.option("--epochs", type=int, default=40, show_default=True,
+              help="Most epochs of the head phase (the only phase with --weights none); early stopping "
+                   "usually ends it sooner. An epoch is one pass, or whole passes of at least 25 steps.")
+@click.option("--fine-tune-epochs", type=int, default=20, show_default=True,
+              help="Most epochs fine-tuning the backbone's top layers (added to --epochs with --weights none).")
 @click.option("--fine-tune-layers", type=int, default=20, show_default=True,
               help="How many of the backbone's top layers to fine-tune (BatchNorm stays frozen).")
 @click.option("--learning-rate", type=float, default=1e-3, show_default=True)
@@ -64,14 +65,19 @@ def cli() -> None:
               help="[default: learning rate / 10]")
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--dropout", type=float, default=0.2, show_default=True)
-@click.option("--patience", type=int, default=5, show_default=True,
-              help="Early stopping: epochs without validation gain (0 disables).")
+@click.option("--patience", type=int, default=6, show_default=True,
+              help="Early stopping: epochs without validation gain (0 runs every epoch); each phase "
+                   "and stage ends on its best epoch's weights. Stages use half of it.")
+@click.option("--cache-features/--no-cache-features", default=True, show_default=True,
+              help="With a pretrained backbone, train the head on backbone features computed once "
+                   "(plus augmented copies) instead of running the frozen backbone every epoch.")
 @click.option("--val-split", type=float, default=0.2, show_default=True,
               help="Fraction of each class held out for validation (stratified, seeded).")
 @click.option("--val-dir", type=click.Path(path_type=str), default=None,
               help="A separate validation folder with the same class sub-folders (replaces --val-split).")
-@click.option("--augment", default="default", show_default=True,
-              help="none, default, or overrides like 'flip=none,rotation=0.1,noise=4' "
+@click.option("--augment", default="none", show_default=True,
+              help="none; default (horizontal flip, rotation 0.05, zoom, translation and contrast 0.1); "
+                   "or overrides of default like 'flip=none,rotation=0.1,noise=4' "
                    "(flip, rotation, zoom, translation, contrast, noise). Training images only.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--strict", is_flag=True, help="Stop on an unreadable image instead of skipping it.")

@@ -27,3 +27,7 @@ class ConversionError(EdgekitError):
 
 class MissingDependencyError(EdgekitError):
     """An optional dependency (e.g. the build extras) is not installed."""
+
+
+class TrainingError(EdgekitError):
+    """Training or an optimisation stage gave a model that did not learn from the data."""

@@ -136,7 +136,7 @@ def test_cpu_fallback_can_be_allowed_and_is_reported(tmp_path, small_digits_dir)
     board = tmp_path / "float-tpu.toml"
     board.write_text('id = "float-tpu"\ninherits = "edgetpu"\n[convert]\nquantization = "float16"\n'
                      'input_type = "float32"\noutput_type = "float32"\n')
-    options = dict(target=board, backbone="small_cnn", image_size=16, epochs=1, fine_tune_epochs=0,
+    options = dict(target=board, backbone="small_cnn", image_size=16, epochs=4, fine_tune_epochs=0,
                    augment="none", progress=False)
     with pytest.raises(edgekit.ConversionError, match="not quantised"):
         edgekit.build(small_digits_dir, out=tmp_path / "refused", **options)

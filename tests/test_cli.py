@@ -3,6 +3,7 @@
 import json
 import shutil
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -113,3 +114,25 @@ def test_unknown_target_is_a_clear_error(tmp_path, small_digits_dir):
     assert result.exit_code != 0
     assert "unknown target 'tpu'" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_shuffled_labels_fail_the_build_with_exit_1_and_nothing_written(tmp_path):
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    labels = np.random.default_rng(0).permutation(digits.target[:400])
+    for i, label in enumerate(labels):
+        folder = tmp_path / "data" / str(label)
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.rint(digits.images[i] * 255 / 16).astype(np.uint8)).save(folder / f"{i}.png")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["build", str(tmp_path / "data"), "--out", str(out), "--backbone", "small_cnn",
+                                      "--image-size", "16", "--epochs", "4", "--fine-tune-epochs", "0",
+                                      "--augment", "none"])
+    assert result.exit_code == 1
+    assert "training: validation accuracy" in result.stderr
+    assert "did not learn" in result.stderr
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [tmp_path / "data"]

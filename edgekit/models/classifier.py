@@ -7,16 +7,19 @@ from typing import Any
 from edgekit._tf import keras_module
 
 
-def build_classifier(backbone: Any, num_classes: int, *, dropout: float = 0.2) -> Any:
-    """Wrap ``backbone`` with a new head. Its BatchNorm layers always run in inference mode.
+def build_classifier(backbone: Any, num_classes: int, *, dropout: float = 0.2, frozen_batchnorm: bool = True) -> Any:
+    """Wrap ``backbone`` with a new head.
 
-    Calling the backbone with ``training=False`` keeps BatchNorm statistics frozen even
-    when its top layers are unfrozen for fine-tuning: updating them from a few small
-    batches destroys what the pretrained backbone learned (Keras transfer-learning guide).
+    ``frozen_batchnorm`` (a pretrained backbone) calls it with ``training=False``: its
+    BatchNorm statistics stay frozen even when its top layers are unfrozen for
+    fine-tuning, since updating them from a few small batches destroys what the
+    pretrained backbone learned (Keras transfer-learning guide). From scratch that
+    would leave BatchNorm normalising with its initial statistics, and the model would
+    not train (MobileNetV3 stays at chance), so there it follows the training phase.
     """
     keras = keras_module()
     inputs = keras.Input(backbone.input_shape[1:], name="image")
-    x = backbone(inputs, training=False)
+    x = backbone(inputs, training=False) if frozen_batchnorm else backbone(inputs)
     if len(x.shape) == 4:
         x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     elif len(x.shape) != 2:

@@ -1,7 +1,15 @@
-"""Two-phase transfer learning: train the head on a frozen backbone, then fine-tune its top."""
+"""Training to convergence: epochs are a ceiling, validation decides when to stop.
+
+Two phases with a pretrained backbone (the head on a frozen backbone, then its top
+layers fine-tuned), one phase when training from scratch. Every phase runs at least
+``MIN_STEPS_PER_EPOCH`` optimizer steps between validations, lowers its learning rate
+when validation loss stalls, stops when validation accuracy stops improving, and ends
+on its best epoch's weights.
+"""
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -13,22 +21,34 @@ from edgekit.errors import ConfigError
 from edgekit.models.classifier import leaf_layers
 from edgekit.progress import Progress
 
+# A validation "epoch" is at least this many optimizer steps: 240 images at batch 32 are
+# 8 steps, and early stopping after a few such epochs stops a model that has barely
+# started (the head of a 30-shot transfer was still improving at epoch 10). Larger sets
+# validate once a pass, as a hand-written script does.
+MIN_STEPS_PER_EPOCH = 25
+# The learning rate is cut by this factor when validation loss has not improved for
+# about half the patience, down to 1/100 of where the phase started.
+LR_FACTOR = 0.3
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    # Head phase (or the only phase when training from scratch).
-    epochs: int = 10
+    # Head phase ceiling (or, with epochs + fine_tune_epochs, the only phase from scratch).
+    epochs: int = 40
     learning_rate: float = 1e-3
     # Fine-tuning phase: the top `fine_tune_layers` backbone layers, at a lower rate so
     # the pretrained features move a little rather than being overwritten.
-    fine_tune_epochs: int = 5
+    fine_tune_epochs: int = 20
     fine_tune_layers: int = 20
     fine_tune_learning_rate: float = 1e-4
     batch_size: int = 32
     dropout: float = 0.2
     # Stop a phase when validation accuracy has not improved for this many epochs,
-    # keeping the best weights; 0 disables.
-    patience: int = 5
+    # keeping the best epoch's weights; 0 runs every epoch (and still keeps the best).
+    patience: int = 6
+    # Train the head on backbone features computed once (with augmented copies when
+    # augmentation is on) instead of running the frozen backbone every epoch.
+    cache_features: bool = True
 
     def validate(self) -> None:
         for name in ("epochs", "fine_tune_epochs", "fine_tune_layers", "patience"):
@@ -55,21 +75,62 @@ class PhaseResult:
     best_epoch: int
     val_accuracy: float
     seconds: float
+    steps_per_epoch: int = 0
+    cached_features: bool = False
+
+
+@dataclass(frozen=True)
+class EpochShape:
+    """An epoch of ``passes`` whole passes over the training set, ``steps`` optimizer steps in all."""
+
+    passes: int
+    steps: int
+
+
+def epoch_shape(examples: int, batch_size: int) -> EpochShape:
+    """One pass, or as many whole passes as reach MIN_STEPS_PER_EPOCH steps when a pass is shorter.
+
+    Whole passes, not ``repeat()`` with ``steps_per_epoch``: an endless tf.data iterator
+    takes seconds per epoch trained to tear down when fit returns.
+    """
+    per_pass = max(1, math.ceil(examples / batch_size))
+    passes = math.ceil(MIN_STEPS_PER_EPOCH / per_pass)
+    return EpochShape(passes=passes, steps=passes * per_pass)
+
+
+def batchnorm_momentum(steps: int) -> float:
+    """Moving-average momentum for BatchNorm trained for ``steps`` steps an epoch.
+
+    keras.applications builds MobileNet with momentum 0.999: its moving statistics
+    need thousands of steps to forget their initial values, so a model trained from
+    scratch on a small set validates at chance while it trains at 0.99. A horizon of
+    a fifth of an epoch (0.9, PyTorch's default, for short epochs; at most Keras' 0.99)
+    keeps them current at every validation.
+    """
+    return float(min(0.99, max(0.9, 1.0 - 5.0 / steps)))
 
 
 def train(model: Any, train_ds: Any, val_ds: Any, config: TrainConfig, *, pretrained: bool, progress: Progress,
-          wrap: Callable[[Any], Any] | None = None) -> list[PhaseResult]:
+          examples: int, wrap: Callable[[Any], Any] | None = None,
+          head: Callable[[], PhaseResult] | None = None) -> list[PhaseResult]:
     """Fit ``model`` (from models.build_classifier) in place; returns one result per phase.
 
-    With a pretrained backbone: a head phase, then a fine-tuning phase. From scratch,
-    freezing random features teaches nothing, so the whole budget (epochs +
-    fine_tune_epochs) goes to one phase training every layer. ``wrap`` turns the model
-    into the one that is fitted (a distiller around it, say).
+    With a pretrained backbone: a head phase (``head`` when given: the head trained on
+    cached features), then a fine-tuning phase. From scratch, freezing random features
+    teaches nothing, so the whole budget (epochs + fine_tune_epochs) goes to one phase
+    training every layer, with BatchNorm in training mode at a momentum suited to the
+    number of steps. ``wrap`` turns the model into the one that is fitted (a distiller
+    around it, say). ``examples`` is the number of training images.
     """
     backbone = model.get_layer("backbone")
+    shape = epoch_shape(examples, config.batch_size)
     phases = []
     if not pretrained:
         backbone.trainable = True
+        keras = keras_module()
+        for layer in leaf_layers(backbone):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = batchnorm_momentum(shape.steps)
         plan = [("scratch", config.epochs + config.fine_tune_epochs, config.learning_rate)]
     else:
         plan = []
@@ -80,8 +141,12 @@ def train(model: Any, train_ds: Any, val_ds: Any, config: TrainConfig, *, pretra
     for name, epochs, lr in plan:
         if pretrained:
             _set_trainable(backbone, 0 if name == "head" else config.fine_tune_layers)
+        if name == "head" and head is not None:
+            phases.append(head())
+            continue
         fitted = wrap(model) if wrap else model
-        phases.append(fit_phase(fitted, train_ds, val_ds, name, epochs, lr, config.patience, progress))
+        phases.append(fit_phase(fitted, train_ds, val_ds, name, epochs, lr, config.patience, progress,
+                                shape=shape))
     return phases
 
 
@@ -95,35 +160,87 @@ def _set_trainable(backbone: Any, top_layers: int) -> None:
 
 
 def fit_phase(model: Any, train_ds: Any, val_ds: Any, name: str, epochs: int, lr: float, patience: int,
-              progress: Progress, callbacks: Sequence = ()) -> PhaseResult:
-    """Compile and fit ``model`` for one phase, reporting each epoch; patience 0 disables early stopping."""
+              progress: Progress, *, shape: EpochShape, callbacks: Sequence = (), settled_epoch: int = 1,
+              cached: bool = False) -> PhaseResult:
+    """Compile and fit ``model`` for up to ``epochs`` epochs of ``shape``, ending on the best epoch.
+
+    The best epoch is the one with the highest validation accuracy (lowest validation
+    loss among ties) from ``settled_epoch`` on: a pruning stage's weights before its
+    schedule reaches the target sparsity are not a result.
+    """
     keras = keras_module()
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    callbacks = [*callbacks, _EpochReporter(name, epochs, progress)]
-    if patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=patience, restore_best_weights=True)
-        )
+    best = _BestEpoch(patience, settled_epoch)
+    callbacks = [
+        *callbacks,
+        _EpochReporter(name, epochs, progress),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=LR_FACTOR,
+                                          patience=max(1, patience // 2), min_lr=lr / 100, verbose=0),
+        best,
+    ]
     trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
-    progress.log(f"{name}: up to {epochs} epochs at lr {lr:g}, {trainable:,} trainable weights")
+    progress.log(f"{name}: up to {epochs} epochs of {shape.steps} steps at lr {lr:g}, "
+                 f"{trainable:,} trainable weights")
     start = time.perf_counter()
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=0, callbacks=callbacks)
+    data = train_ds.repeat(shape.passes) if shape.passes > 1 else train_ds
+    history = model.fit(data, validation_data=val_ds, epochs=epochs, verbose=0, callbacks=callbacks)
     val_acc = history.history.get("val_accuracy", [float("nan")])
-    best = int(np.nanargmax(val_acc)) if patience else len(val_acc) - 1
     return PhaseResult(
         name=name,
         epochs_run=len(val_acc),
         epochs_max=epochs,
         learning_rate=lr,
         trainable_weights=trainable,
-        best_epoch=best + 1,
-        val_accuracy=float(val_acc[best]),
+        best_epoch=best.best_epoch,
+        val_accuracy=float(best.best[0]) if best.best_epoch else float(val_acc[-1]),
         seconds=round(time.perf_counter() - start, 2),
+        steps_per_epoch=shape.steps,
+        cached_features=cached,
     )
+
+
+class _BestEpoch:
+    """Early stopping on validation accuracy that always ends on the best epoch's weights.
+
+    Keras' EarlyStopping compares accuracy alone (ties on a small validation set keep
+    the first, often undertrained, epoch) and restores nothing when the ceiling is
+    reached first; this breaks ties by validation loss and restores in both cases.
+    """
+
+    def __new__(cls, patience: int, settled_epoch: int):
+        keras = keras_module()
+
+        class BestEpoch(keras.callbacks.Callback):
+            def __init__(self):
+                super().__init__()
+                self.best = (-math.inf, -math.inf)
+                self.best_epoch = 0
+                self.best_weights = None
+                self.wait = 0
+
+            def on_epoch_end(self, epoch, logs=None):
+                logs = logs or {}
+                if epoch + 1 < settled_epoch:
+                    return
+                score = (logs.get("val_accuracy", -math.inf), -logs.get("val_loss", math.inf))
+                # Patience waits for a gain in accuracy; a tie with a lower loss only
+                # chooses which weights are kept.
+                self.wait = 0 if score[0] > self.best[0] else self.wait + 1
+                if score > self.best:
+                    self.best, self.best_epoch = score, epoch + 1
+                    self.best_weights = self.model.get_weights()
+                if patience and self.wait >= patience:
+                    self.model.stop_training = True
+
+            def on_train_end(self, logs=None):
+                if self.best_weights is not None:
+                    self.model.set_weights(self.best_weights)
+
+        return BestEpoch()
 
 
 class _EpochReporter:

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from edgekit._tf import keras_module
-from edgekit.models.training import fit_phase
+from edgekit.models.training import EpochShape, fit_phase
 from edgekit.optimize.flatten import flatten_model
 from edgekit.optimize.stages import Stage, stage_config, validate_stages
 from edgekit.progress import Progress
@@ -21,15 +21,22 @@ class StageResult:
     config: dict
     epochs: int
     learning_rate: float
+    epochs_run: int
+    best_epoch: int
     val_accuracy: float
     seconds: float
     details: dict = field(default_factory=dict)
 
 
 def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, val_labels: np.ndarray,
-               *, steps_per_epoch: int, progress: Progress,
-               wrap: Callable[[Any], Any] | None = None) -> tuple[Any, list[StageResult]]:
+               *, shape: EpochShape, progress: Progress, patience: int = 6,
+               wrap: Callable[[Any], Any] | None = None,
+               check: Callable[[float, str], None] | None = None) -> tuple[Any, list[StageResult]]:
     """Apply, fine-tune and strip each stage in order; returns the final model and one result per stage.
+
+    Each stage fine-tunes up to its epochs, stops when validation accuracy has not
+    improved for half of ``patience`` epochs, and keeps its best epoch. ``check`` is
+    called with each stage's validation accuracy and name (it raises to stop the build).
 
     The model is flattened first (tfmot wraps layers of a flat model only) and its
     BatchNorm layers frozen: their statistics came from full training and a few
@@ -44,20 +51,22 @@ def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, 
     results = []
     for stage, history in zip(stages, histories):
         start = time.perf_counter()
-        applied = stage.apply(current, history, steps_per_epoch)
+        applied = stage.apply(current, history, shape.steps)
         detail = ", ".join(f"{k} {v}" for k, v in applied.details.items() if not isinstance(v, list))
         progress.log(f"stage {stage.name}" + (f" ({detail})" if detail else ""))
         fitted = wrap(applied.model) if wrap else applied.model
-        # No early stopping: restoring an early epoch's weights would undo the schedule
-        # (a pruning run must end at its target sparsity).
-        fit_phase(fitted, train_ds, val_ds, stage.name, stage.epochs, stage.learning_rate, 0, progress,
-                  callbacks=applied.callbacks)
+        phase = fit_phase(fitted, train_ds, val_ds, stage.name, stage.epochs, stage.learning_rate,
+                          max(1, patience // 2) if patience else 0, progress, shape=shape,
+                          callbacks=applied.callbacks, settled_epoch=min(applied.settled_epoch, stage.epochs))
         current = stage.strip(applied.model)
         scores = current.predict(val_ds, verbose=0)
         accuracy = float(np.mean(scores.argmax(axis=1) == val_labels))
-        progress.log(f"after {stage.name}: validation accuracy {accuracy:.4f}")
+        progress.log(f"after {stage.name}: validation accuracy {accuracy:.4f} "
+                     f"(best of {phase.epochs_run} epochs: {phase.best_epoch})")
+        if check is not None:
+            check(accuracy, stage.name)
         results.append(StageResult(
             name=stage.name, config=stage_config(stage), epochs=stage.epochs, learning_rate=stage.learning_rate,
-            val_accuracy=accuracy, seconds=round(time.perf_counter() - start, 2), details=applied.details,
+            epochs_run=phase.epochs_run, best_epoch=phase.best_epoch, val_accuracy=accuracy, seconds=round(time.perf_counter() - start, 2), details=applied.details,
         ))
     return current, results

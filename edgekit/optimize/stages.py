@@ -53,6 +53,9 @@ class Applied:
     model: Any
     callbacks: list = field(default_factory=list)
     details: dict = field(default_factory=dict)
+    # The first epoch whose weights are a result of the stage (a pruning schedule's
+    # earlier epochs are below the target sparsity), so the first early stopping may keep.
+    settled_epoch: int = 1
 
 
 def _weight_layers(model: Any, kinds: tuple, exclude_first_conv: bool, exclude_last_dense: bool,
@@ -79,8 +82,11 @@ class Prune:
     exclude_first_conv: bool = True
     exclude_last_dense: bool = True
     exclude: tuple[str, ...] = ()
-    epochs: int = 6
+    # A ceiling: the stage stops when validation stops improving after the target is reached.
+    epochs: int = 12
     learning_rate: float = 5e-4
+    # Epochs over which the polynomial schedule rises to the target sparsity (at most epochs).
+    ramp_epochs: int = 4
     name: ClassVar[str] = "prune"
 
     def validate(self, history: History) -> None:
@@ -94,6 +100,8 @@ class Prune:
                 raise ConfigError("prune: block sparsity and m-by-n sparsity cannot be combined")
         if history.pruned:
             raise ConfigError("prune: the model is pruned already (one prune stage per recipe)")
+        if self.ramp_epochs < 1:
+            raise ConfigError(f"prune: ramp_epochs must be at least 1, got {self.ramp_epochs}")
         if history.clustered or history.quantized:
             raise ConfigError("prune must come before cluster and qat: they would not preserve it otherwise")
         _check_training(self)
@@ -108,8 +116,11 @@ class Prune:
         if self.m_by_n is not None:
             # m-by-n runs along the input channels: a depthwise kernel has none to group.
             names = [n for n in names if not isinstance(model.get_layer(n), keras.layers.DepthwiseConv2D)]
-        # Reach the target a full epoch before the end, so the last epoch recovers at it.
-        end = max(1, steps_per_epoch * max(1, self.epochs - 1))
+        # Reach the target after the ramp; the epochs after it recover at it, and the best
+        # of them is kept.
+        ramped = self.schedule == Schedule.POLYNOMIAL and self.m_by_n is None
+        ramp = min(self.ramp_epochs, self.epochs)
+        end = max(1, steps_per_epoch * ramp)
         frequency = max(1, end // 10)
         if self.schedule == Schedule.CONSTANT:
             schedule = sparsity.ConstantSparsity(self.sparsity, begin_step=0, frequency=frequency)
@@ -123,7 +134,8 @@ class Prune:
             return sparsity.prune_low_magnitude(layer, **params) if layer.name in names else layer
 
         pruned = keras.models.clone_model(model, clone_function=wrap)
-        return Applied(pruned, [sparsity.UpdatePruningStep()], {"layers": names})
+        return Applied(pruned, [sparsity.UpdatePruningStep()], {"layers": names},
+                       settled_epoch=ramp if ramped else 1)
 
     def strip(self, model: Any) -> Any:
         return tfmot().sparsity.keras.strip_pruning(model)
@@ -141,7 +153,7 @@ class Cluster:
     exclude_first_conv: bool = True
     exclude_last_dense: bool = True
     exclude: tuple[str, ...] = ()
-    epochs: int = 3
+    epochs: int = 10  # a ceiling, as for every stage
     learning_rate: float = 1e-4
     name: ClassVar[str] = "cluster"
 
@@ -183,7 +195,7 @@ class Cluster:
 class QAT:
     """Quantisation-aware training (8-bit), preserving earlier pruning and clustering."""
 
-    epochs: int = 3
+    epochs: int = 10  # a ceiling, as for every stage
     learning_rate: float = 1e-4
     # After clustering with one codebook per kernel, keep one codebook and one int8 range
     # across a convolution's output channels, so that every channel stores the same codes

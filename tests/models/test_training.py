@@ -1,9 +1,13 @@
 import numpy as np
+import pytest
 
-from edgekit.data import from_arrays
+from edgekit.data import Augmentation, from_arrays
 from edgekit.data.pipeline import to_tf_dataset
-from edgekit.models import TrainConfig, WeightsSpec, build_backbone, build_classifier, train
+from edgekit.models import Backbone, TrainConfig, WeightsSpec, build_backbone, build_classifier, train
 from edgekit.models.classifier import leaf_layers
+from edgekit.models.head import head_phase
+from edgekit.models.learned import check_learned
+from edgekit.models.training import MIN_STEPS_PER_EPOCH, batchnorm_momentum, epoch_shape
 from edgekit.progress import Progress
 
 
@@ -12,7 +16,7 @@ class Recorder(Progress):
         self.epochs = []
 
     def epoch(self, phase, epoch, epochs, **metrics):
-        self.epochs.append((phase, epoch, epochs))
+        self.epochs.append((phase, epoch, epochs, metrics))
 
 
 def _tiny_data():
@@ -25,6 +29,22 @@ def _tiny_data():
     return ds
 
 
+def _digits(size, train_per_class, val_per_class=20):
+    """scikit-learn's real digit scans, split per class into train and validation."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    pixels = np.rint(d.images * (255 / 16)).astype(np.uint8)
+    train_idx, val_idx = [], []
+    for c in range(10):
+        idx = np.flatnonzero(d.target == c)
+        train_idx.extend(idx[:train_per_class])
+        val_idx.extend(idx[train_per_class:train_per_class + val_per_class])
+    grey = np.repeat(pixels[..., None], 3, axis=-1)
+    return (from_arrays(grey[train_idx], d.target[train_idx], image_size=(size, size)),
+            from_arrays(grey[val_idx], d.target[val_idx], image_size=(size, size)))
+
+
 def test_pretrained_runs_head_then_fine_tune_with_bn_frozen():
     ds = _tiny_data()
     backbone = build_backbone("small_cnn", (16, 16), alpha=0.5, weights=WeightsSpec.parse("none"))
@@ -32,10 +52,10 @@ def test_pretrained_runs_head_then_fine_tune_with_bn_frozen():
     before = [w.copy() for w in backbone.get_weights()]
     recorder = Recorder()
     config = TrainConfig(epochs=2, fine_tune_epochs=2, fine_tune_layers=3, patience=0)
-    phases = train(model, ds, ds, config, pretrained=True, progress=recorder)
+    phases = train(model, ds, ds, config, pretrained=True, progress=recorder, examples=40)
     assert [p.name for p in phases] == ["head", "fine_tune"]
     assert [p.epochs_run for p in phases] == [2, 2]
-    assert recorder.epochs[0] == ("head", 1, 2) and recorder.epochs[-1] == ("fine_tune", 2, 2)
+    assert recorder.epochs[0][:3] == ("head", 1, 2) and recorder.epochs[-1][:3] == ("fine_tune", 2, 2)
     assert phases[1].learning_rate == config.fine_tune_learning_rate
 
     layers = leaf_layers(backbone)
@@ -50,9 +70,62 @@ def test_pretrained_runs_head_then_fine_tune_with_bn_frozen():
     assert moved == {n for n in names if n.startswith("conv3")}
 
 
-def test_from_scratch_is_one_phase_with_the_whole_budget():
+def test_from_scratch_is_one_phase_whose_batchnorm_statistics_follow_the_data():
     ds = _tiny_data()
-    model = build_classifier(build_backbone("small_cnn", (16, 16), alpha=0.5, weights=WeightsSpec.parse("none")), 2)
+    backbone = build_backbone("small_cnn", (16, 16), alpha=0.5, weights=WeightsSpec.parse("none"))
+    model = build_classifier(backbone, 2, frozen_batchnorm=False)
     phases = train(model, ds, ds, TrainConfig(epochs=2, fine_tune_epochs=1, patience=0), pretrained=False,
-                   progress=Progress())
+                   progress=Progress(), examples=40)
     assert [(p.name, p.epochs_run) for p in phases] == [("scratch", 3)]
+    bn = next(layer for layer in leaf_layers(backbone) if layer.name == "bn0")
+    assert bn.momentum == batchnorm_momentum(phases[0].steps_per_epoch) == 0.9
+    assert phases[0].steps_per_epoch == 26  # 13 passes of 2 batches
+    # Moving statistics moved off their initial values (mean 0, variance 1).
+    assert np.abs(bn.moving_mean.numpy()).max() > 0.01
+
+
+def test_an_epoch_is_whole_passes_of_at_least_the_minimum_steps():
+    assert epoch_shape(240, 32) == type(epoch_shape(1, 1))(passes=4, steps=32)
+    big = epoch_shape(10_000, 32)
+    assert big.passes == 1 and big.steps == 313 >= MIN_STEPS_PER_EPOCH
+    assert batchnorm_momentum(313) == pytest.approx(1 - 5 / 313)
+    assert batchnorm_momentum(10_000) == 0.99
+
+
+def test_mobilenet_v3_small_from_scratch_learns_above_chance():
+    train_data, val_data = _digits(32, 60)
+    backbone = build_backbone(Backbone.MOBILENET_V3_SMALL, (32, 32), alpha=0.35, weights=WeightsSpec.parse("none"))
+    model = build_classifier(backbone, 10, frozen_batchnorm=False)
+    train_ds = to_tf_dataset(train_data, batch_size=32, training=True, seed=0)
+    val_ds = to_tf_dataset(val_data, batch_size=32, training=False)
+    train(model, train_ds, val_ds, TrainConfig(epochs=6, fine_tune_epochs=0, patience=0), pretrained=False,
+          progress=Progress(), examples=len(train_data))
+    accuracy = float(np.mean(model.predict(val_ds, verbose=0).argmax(1) == val_data.labels))
+    check = check_learned(accuracy, val_data.labels)
+    assert check.learned, check
+
+
+def test_head_on_cached_features_reaches_the_accuracy_of_the_uncached_head(tmp_path):
+    train_data, val_data = _digits(16, 30, 30)
+    train_ds = to_tf_dataset(train_data, batch_size=32, training=True, seed=0)
+    val_ds = to_tf_dataset(val_data, batch_size=32, training=False)
+    # A backbone pretrained here: two epochs from scratch, then saved as a .keras model.
+    source = build_classifier(build_backbone("small_cnn", (16, 16), alpha=0.5, weights=WeightsSpec.parse("none")),
+                              10, frozen_batchnorm=False)
+    train(source, train_ds, val_ds, TrainConfig(epochs=2, fine_tune_epochs=0, patience=0), pretrained=False,
+          progress=Progress(), examples=len(train_data))
+    source.save(tmp_path / "pretrained.keras")
+    config = TrainConfig(epochs=15, fine_tune_epochs=0, patience=4)
+    accuracies = {}
+    for cached in (True, False):
+        backbone = build_backbone("small_cnn", (16, 16), alpha=0.5,
+                                  weights=WeightsSpec.parse(tmp_path / "pretrained.keras"))
+        model = build_classifier(backbone, 10)
+        head = (lambda: head_phase(model, train_data, val_data, config, Augmentation.off(), 0, Progress())) \
+            if cached else None
+        phases = train(model, train_ds, val_ds, config, pretrained=True, progress=Progress(),
+                       examples=len(train_data), head=head)
+        assert phases[0].cached_features is cached
+        accuracies[cached] = float(np.mean(model.predict(val_ds, verbose=0).argmax(1) == val_data.labels))
+    assert accuracies[True] >= accuracies[False] - 0.03, accuracies
+    assert check_learned(accuracies[True], val_data.labels).learned

@@ -1,0 +1,84 @@
+"""The head phase on cached features: the frozen backbone runs once, not once an epoch.
+
+With the backbone frozen, every epoch of the head phase would push every training
+image through it again to train one Dense layer. Instead its pooled features are
+computed once (the original images plus a few augmented copies when augmentation is
+on) and the head trains on them to convergence in seconds. The head's layers are the
+classifier's own, so the trained weights are in the model when this returns.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from edgekit._tf import keras_module, tensorflow
+from edgekit.data.augment import Augmentation
+from edgekit.data.dataset import LabelledImages
+from edgekit.models.training import PhaseResult, TrainConfig, epoch_shape, fit_phase
+from edgekit.progress import Progress
+
+# Augmented copies of the training set whose features are cached beside the originals:
+# each copy costs one pass of the backbone over the training images.
+AUGMENTED_COPIES = 3
+_FEATURE_BATCH = 64
+
+
+def head_phase(model: Any, train: LabelledImages, val: LabelledImages, config: TrainConfig,
+               augmentation: Augmentation | None, seed: int, progress: Progress) -> PhaseResult:
+    """Train ``model``'s head (everything after its ``backbone`` layer) on cached backbone features."""
+    tf, keras = tensorflow(), keras_module()
+    start = time.perf_counter()
+    head_layers = _head_layers(model)
+    features = keras.Model(model.input, head_layers[0].input, name="features")
+    copies = AUGMENTED_COPIES if augmentation is not None and augmentation.enabled else 0
+    progress.log(f"head: caching backbone features of {len(train)} training images"
+                 + (f" and {copies} augmented copies" if copies else "")
+                 + f" and {len(val)} validation images")
+    train_x = [_features(features, _batches(train.images))]
+    if copies:
+        augmenter = keras.Sequential(augmentation.layers(keras, seed), name="augmentation")
+        for copy in range(copies):
+            progress.count("augmented copies", copy, copies)
+            augmented = _batches(train.images).map(
+                lambda x: tf.clip_by_value(augmenter(x, training=True), 0.0, 255.0))
+            train_x.append(_features(features, augmented))
+    train_x = np.concatenate(train_x)
+    train_y = np.tile(train.labels, copies + 1)
+    val_x = _features(features, _batches(val.images))
+    cached = time.perf_counter() - start
+    progress.log(f"head: features cached in {cached:.1f}s, {train_x.shape[1]} per image")
+
+    inputs = keras.Input(train_x.shape[1:], name="features")
+    x = inputs
+    for layer in head_layers:
+        x = layer(x)
+    head = keras.Model(inputs, x, name="head")
+    train_ds = tf.data.Dataset.from_tensor_slices((train_x, train_y)).shuffle(
+        len(train_x), seed=seed, reshuffle_each_iteration=True).batch(config.batch_size)
+    val_ds = tf.data.Dataset.from_tensor_slices((val_x, val.labels)).batch(256)
+    result = fit_phase(head, train_ds, val_ds, "head", config.epochs, config.learning_rate, config.patience,
+                       progress, shape=epoch_shape(len(train_x), config.batch_size), cached=True)
+    # The phase's time includes computing the features it trained on.
+    return PhaseResult(**{**result.__dict__, "seconds": round(time.perf_counter() - start, 2)})
+
+
+def _head_layers(model: Any) -> list:
+    """The layers after the backbone that have weights or act in training (dropout): pooling
+    and flattening are fixed functions, so the cache holds their output, which is small."""
+    names = [layer.name for layer in model.layers]
+    after = model.layers[names.index("backbone") + 1:]
+    while after and after[0].name in ("pool", "flatten"):
+        after = after[1:]
+    return after
+
+
+def _batches(images: np.ndarray) -> Any:
+    tf = tensorflow()
+    return tf.data.Dataset.from_tensor_slices(images).batch(_FEATURE_BATCH).map(lambda x: tf.cast(x, tf.float32))
+
+
+def _features(extractor: Any, batches: Any) -> np.ndarray:
+    return np.asarray(extractor.predict(batches, verbose=0), dtype=np.float32)
