@@ -1,9 +1,11 @@
 """Wall time and int8 accuracy: `edgekit build` against a plain Keras + TFLiteConverter script.
 
-Both build the digits sample the same way (tools/plain_keras_build.py says how) and
-run as separate processes, alternating, so both pay TensorFlow's import and neither
-benefits from the other's warm caches more than once. Early stopping is off in both
-so each trains exactly --epochs epochs.
+edgekit builds the digits sample with its recipe and early stopping off (exactly
+--epochs epochs); tools/plain_keras_build.py is the careful hand-written script (its
+own docstring says what it does, early stopping included). Both run as separate
+processes, alternating, so both pay TensorFlow's import and neither benefits from the
+other's warm caches more than once. tools/bench_accuracy.py compares the two on
+several real data sets.
 
     python tools/bench_build.py samples/digits --repeats 2
 """
