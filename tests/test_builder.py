@@ -43,8 +43,8 @@ def test_digits_edgetpu_build_is_accurate_and_int8_keeps_it(digits_dir, tmp_path
 
 
 @pytest.mark.slow
-def test_transfer_learning_beats_training_from_scratch(tmp_path):
-    """Features learned on digits 0-4 help learn 5-9 from 15 images per class."""
+def test_transfer_from_a_saved_model_trains_a_cached_head_then_fine_tunes_and_learns(tmp_path):
+    """Features learned on digits 0-4 serve to learn 5-9 from 15 images per class."""
     write_digits(tmp_path / "first", classes=range(5))
     # Split 5-9 by index: the first 15 of each digit train, the next 60 validate.
     import shutil
@@ -62,22 +62,19 @@ def test_transfer_learning_beats_training_from_scratch(tmp_path):
     pretrained = edgekit.build(tmp_path / "first", out=tmp_path / "pre", **dict(common, epochs=12))
     assert pretrained.report["keras"]["accuracy"] > 0.9
 
-    # 75 images make 5 steps an epoch: a higher rate than the default lets the new head
-    # learn within the budget (both runs get the same rate and epochs).
-    budget = dict(common, val_dir=tmp_path / "second_val", batch_size=16, learning_rate=3e-3)
     transfer = edgekit.build(tmp_path / "second", out=tmp_path / "transfer", **dict(
-        budget, weights=str(pretrained.keras_path), epochs=10, fine_tune_epochs=5, fine_tune_layers=4))
-    scratch = edgekit.build(tmp_path / "second", out=tmp_path / "scratch", **dict(
-        budget, weights="none", epochs=10, fine_tune_epochs=5))
-
-    assert [p["name"] for p in transfer.report["training"]["phases"]] == ["head", "fine_tune"]
-    assert [p["name"] for p in scratch.report["training"]["phases"]] == ["scratch"]
-    assert sum(p["epochs_run"] for p in transfer.report["training"]["phases"]) == 15
-    assert scratch.report["training"]["phases"][0]["epochs_run"] == 15
-    assert transfer.report["data"]["validation_images"] == scratch.report["data"]["validation_images"] == 300
-    t, s = transfer.report["tflite"]["accuracy"], scratch.report["tflite"]["accuracy"]
-    # Measured here: transfer 0.767, scratch 0.513.
-    assert t > s + 0.1, f"transfer {t:.3f} vs scratch {s:.3f}"
+        common, val_dir=tmp_path / "second_val", weights=str(pretrained.keras_path), epochs=10,
+        fine_tune_epochs=5, fine_tune_layers=4))
+    phases = transfer.report["training"]["phases"]
+    assert [p["name"] for p in phases] == ["head", "fine_tune"]
+    assert [p["cached_features"] for p in phases] == [True, False]
+    assert [p["epochs_run"] for p in phases] == [10, 5]
+    assert transfer.report["data"]["validation_images"] == 300
+    assert transfer.report["training"]["learned"][0]["learned"] is True
+    # Measured here: 0.77 on 300 validation images of classes the backbone never saw
+    # (chance is 0.2). Training from scratch on the same 75 images now reaches 0.91:
+    # digits are easy enough that a converged small CNN needs no transfer.
+    assert transfer.report["tflite"]["accuracy"] > 0.6
 
 
 def test_arrays_build_for_gpu_is_float16_and_verified(tmp_path):

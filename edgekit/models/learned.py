@@ -16,7 +16,7 @@ from edgekit.errors import TrainingError
 
 # The chance that a model no better than the majority-class guess scores this well on
 # the validation images; above it, the build stops.
-SIGNIFICANCE = 1e-3
+SIGNIFICANCE = 0.01
 
 
 @dataclass(frozen=True)
