@@ -32,7 +32,7 @@ from edgekit.optimize.distill import Distill
 from edgekit.optimize.stages import QAT, Cluster, Prune, Stage, stage_config, stage_from_config, validate_stages
 from edgekit.progress import Progress, resolve
 from edgekit.recipe import dump_recipe
-from edgekit.targets import TargetProfile, load_target
+from edgekit.targets import Quantization, TargetProfile, load_target
 
 DataSource = str | Path | LabelledImages | tuple
 
@@ -153,7 +153,7 @@ def build(
         from edgekit.convert import to_tflite
         from edgekit.data.pipeline import to_tf_dataset
         from edgekit.models import build_backbone, build_classifier, train
-        from edgekit.models.head import head_phase
+        from edgekit.models.head import head_phase, int8_head_phase
         from edgekit.models.training import epoch_shape
         from edgekit.models.strategy import describe, make_strategy
         from edgekit.optimize.distill import distiller, load_teacher
@@ -203,6 +203,14 @@ def build(
             head = lambda: head_phase(model, train_data, val_data, config, augmentation, seed, say)  # noqa: E731
         phases = train(model, train_ds, val_ds, config, pretrained=weight_spec.pretrained, progress=say,
                        examples=len(train_data), wrap=wrap, head=head)
+        calibration = _calibration_images(train_data, profile.convert.representative_samples, seed)
+        # A pretrained backbone's features move under int8 post-training quantisation; the
+        # head learns the ones the .tflite computes. Stages and a teacher train the whole
+        # model after this point (QAT handles quantisation itself), so not with them.
+        if profile.convert.quantization == Quantization.INT8 and weight_spec.pretrained and not stages \
+                and distill is None:
+            phases.append(int8_head_phase(model, train_data, val_data, profile.convert, calibration, config, seed,
+                                          say))
         timings["train"] = time.perf_counter() - tick
 
         keras_scores = model.predict(val_ds, verbose=0)
@@ -235,7 +243,6 @@ def build(
         tick = time.perf_counter()
         say.log(f"converting for {profile.id}: {profile.convert.quantization}, "
                 f"{profile.convert.input_type} input, {profile.convert.output_type} output")
-        calibration = _calibration_images(train_data, profile.convert.representative_samples, seed)
         tflite_bytes = to_tflite(model, profile.convert, batch_size=profile.limits.batch_size,
                                  representative=calibration)
         tflite_path = tmp / "model.tflite"

@@ -9,6 +9,7 @@ classifier's own, so the trained weights are in the model when this returns.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -31,8 +32,7 @@ def head_phase(model: Any, train: LabelledImages, val: LabelledImages, config: T
     """Train ``model``'s head (everything after its ``backbone`` layer) on cached backbone features."""
     tf, keras = tensorflow(), keras_module()
     start = time.perf_counter()
-    head_layers = _head_layers(model)
-    features = keras.Model(model.input, head_layers[0].input, name="features")
+    features = keras.Model(model.input, _head_layers(model)[0].input, name="features")
     copies = AUGMENTED_COPIES if augmentation is not None and augmentation.enabled else 0
     progress.log(f"head: caching backbone features of {len(train)} training images"
                  + (f" and {copies} augmented copies" if copies else "")
@@ -48,21 +48,56 @@ def head_phase(model: Any, train: LabelledImages, val: LabelledImages, config: T
     train_x = np.concatenate(train_x)
     train_y = np.tile(train.labels, copies + 1)
     val_x = _features(features, _batches(val.images))
-    cached = time.perf_counter() - start
-    progress.log(f"head: features cached in {cached:.1f}s, {train_x.shape[1]} per image")
+    progress.log(f"head: features cached in {time.perf_counter() - start:.1f}s, {train_x.shape[1]} per image")
+    result = fit_head(model, (train_x, train_y), (val_x, val.labels), "head", config.learning_rate, config, seed,
+                      progress)
+    # The phase's time includes computing the features it trained on.
+    return dataclasses.replace(result, seconds=round(time.perf_counter() - start, 2))
 
-    inputs = keras.Input(train_x.shape[1:], name="features")
+
+def int8_head_phase(model: Any, train: LabelledImages, val: LabelledImages, settings: Any,
+                    calibration: np.ndarray, config: TrainConfig, seed: int, progress: Progress) -> PhaseResult:
+    """Fine-tune the head on the features the int8 model will compute, not the float ones.
+
+    Post-training int8 quantisation moves a pretrained backbone's pooled features a long
+    way: for a MobileNetV2 on 30 images a class, their cosine similarity to the float
+    features was 0.85, and a head trained on float features lost 15 points when fed int8
+    ones, while one trained on the int8 features did not. The backbone and pooling are
+    converted alone with the same settings and calibration images as the whole model
+    (so the same quantisation parameters), run on the training and validation images,
+    and the head, starting from its float weights, fits those features.
+    """
+    from edgekit.convert import to_tflite
+    from edgekit.inference import predict
+
+    keras = keras_module()
+    start = time.perf_counter()
+    head_layers = _head_layers(model)
+    features = keras.Model(model.input, head_layers[0].input, name="features")
+    progress.log(f"int8 head: converting the backbone and running it on {len(train) + len(val)} images")
+    tflite = to_tflite(features, settings, batch_size=1, representative=calibration)
+    train_x = predict(tflite, train.images, batch_size=_FEATURE_BATCH)
+    val_x = predict(tflite, val.images, batch_size=_FEATURE_BATCH)
+    result = fit_head(model, (train_x, train.labels), (val_x, val.labels), "int8_head",
+                      config.learning_rate / 10, config, seed, progress)
+    return dataclasses.replace(result, seconds=round(time.perf_counter() - start, 2))
+
+
+def fit_head(model: Any, train: tuple, val: tuple, name: str, lr: float, config: TrainConfig, seed: int,
+             progress: Progress) -> PhaseResult:
+    """Fit ``model``'s own head layers on (features, labels) arrays; returns the phase's result."""
+    tf, keras = tensorflow(), keras_module()
+    head_layers = _head_layers(model)
+    inputs = keras.Input(train[0].shape[1:], name="features")
     x = inputs
     for layer in head_layers:
         x = layer(x)
     head = keras.Model(inputs, x, name="head")
-    train_ds = tf.data.Dataset.from_tensor_slices((train_x, train_y)).shuffle(
-        len(train_x), seed=seed, reshuffle_each_iteration=True).batch(config.batch_size)
-    val_ds = tf.data.Dataset.from_tensor_slices((val_x, val.labels)).batch(256)
-    result = fit_phase(head, train_ds, val_ds, "head", config.epochs, config.learning_rate, config.patience,
-                       progress, shape=epoch_shape(len(train_x), config.batch_size), cached=True)
-    # The phase's time includes computing the features it trained on.
-    return PhaseResult(**{**result.__dict__, "seconds": round(time.perf_counter() - start, 2)})
+    train_ds = tf.data.Dataset.from_tensor_slices(train).shuffle(
+        len(train[0]), seed=seed, reshuffle_each_iteration=True).batch(config.batch_size)
+    val_ds = tf.data.Dataset.from_tensor_slices(val).batch(256)
+    return fit_phase(head, train_ds, val_ds, name, config.epochs, lr, config.patience, progress,
+                     shape=epoch_shape(len(train[0]), config.batch_size), cached=True)
 
 
 def _head_layers(model: Any) -> list:

@@ -129,3 +129,33 @@ def test_head_on_cached_features_reaches_the_accuracy_of_the_uncached_head(tmp_p
         accuracies[cached] = float(np.mean(model.predict(val_ds, verbose=0).argmax(1) == val_data.labels))
     assert accuracies[True] >= accuracies[False] - 0.03, accuracies
     assert check_learned(accuracies[True], val_data.labels).learned
+
+
+def test_int8_head_trains_on_the_features_the_int8_model_computes(tmp_path):
+    from edgekit.convert import to_tflite
+    from edgekit.inference import predict
+    from edgekit.models.head import int8_head_phase
+    from edgekit.targets import load_target
+
+    train_data, val_data = _digits(16, 30, 30)
+    train_ds = to_tf_dataset(train_data, batch_size=32, training=True, seed=0)
+    val_ds = to_tf_dataset(val_data, batch_size=32, training=False)
+    source = build_classifier(build_backbone("small_cnn", (16, 16), alpha=0.5, weights=WeightsSpec.parse("none")),
+                              10, frozen_batchnorm=False)
+    train(source, train_ds, val_ds, TrainConfig(epochs=2, fine_tune_epochs=0, patience=0), pretrained=False,
+          progress=Progress(), examples=len(train_data))
+    source.save(tmp_path / "pretrained.keras")
+    model = build_classifier(build_backbone("small_cnn", (16, 16), alpha=0.5,
+                                            weights=WeightsSpec.parse(tmp_path / "pretrained.keras")), 10)
+    config = TrainConfig(epochs=10, fine_tune_epochs=0, patience=3)
+    train(model, train_ds, val_ds, config, pretrained=True, progress=Progress(), examples=len(train_data))
+
+    settings = load_target("cpu").convert
+    calibration = train_data.images[:100].astype(np.float32)
+    result = int8_head_phase(model, train_data, val_data, settings, calibration, config, 0, Progress())
+    assert result.name == "int8_head" and result.learning_rate == config.learning_rate / 10
+    # The whole model converted with the same settings and calibration scores what the
+    # head scored on the int8 features: they are the features the .tflite computes.
+    lite = to_tflite(model, settings, batch_size=1, representative=calibration)
+    tflite_accuracy = float(np.mean(predict(lite, val_data.images).argmax(1) == val_data.labels))
+    assert abs(tflite_accuracy - result.val_accuracy) <= 2 / len(val_data)
