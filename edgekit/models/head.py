@@ -79,7 +79,7 @@ def int8_head_phase(model: Any, train: LabelledImages, val: LabelledImages, sett
     train_x = predict(tflite, train.images, batch_size=_FEATURE_BATCH)
     val_x = predict(tflite, val.images, batch_size=_FEATURE_BATCH)
     result = fit_head(model, (train_x, train.labels), (val_x, val.labels), "int8_head",
-                      config.learning_rate / 10, config, seed, progress)
+                      config.learning_rate, config, seed, progress)
     return dataclasses.replace(result, seconds=round(time.perf_counter() - start, 2))
 
 

@@ -153,7 +153,7 @@ def test_int8_head_trains_on_the_features_the_int8_model_computes(tmp_path):
     settings = load_target("cpu").convert
     calibration = train_data.images[:100].astype(np.float32)
     result = int8_head_phase(model, train_data, val_data, settings, calibration, config, 0, Progress())
-    assert result.name == "int8_head" and result.learning_rate == config.learning_rate / 10
+    assert result.name == "int8_head" and result.learning_rate == config.learning_rate
     # The whole model converted with the same settings and calibration scores what the
     # head scored on the int8 features: they are the features the .tflite computes.
     lite = to_tflite(model, settings, batch_size=1, representative=calibration)
