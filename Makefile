@@ -26,9 +26,11 @@ demo: $(STAMP) $(DIGITS)
 	$(BIN)/edgekit build $(DIGITS) --target edgetpu --out build/demo/edgetpu $(DEMO_OPTS)
 
 test: $(STAMP) ssh-server
+	$(BIN)/ruff check edgekit tests tools samples
 	$(BIN)/python -m pytest -q -ra
 
 test-fast: $(STAMP)
+	$(BIN)/ruff check edgekit tests tools samples
 	$(BIN)/python -m pytest -q -ra -m "not slow"
 
 bench: $(STAMP) $(DIGITS)

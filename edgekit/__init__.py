@@ -17,8 +17,8 @@ from edgekit.errors import (
     WeightsError,
 )
 from edgekit.evaluation import Evaluation, evaluate
-from edgekit.models.backbones import Backbone
 from edgekit.inference import predict
+from edgekit.models.backbones import Backbone
 from edgekit.profiler import Measurement, ProfileError, profile
 from edgekit.targets import TargetProfile, load_target, shipped_targets
 

@@ -4,8 +4,9 @@ import enum
 import sys
 
 if sys.version_info >= (3, 11):
-    import tomllib
     from enum import StrEnum
+
+    import tomllib
 else:  # pragma: no cover - exercised only on 3.10
     import tomli as tomllib
 

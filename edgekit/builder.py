@@ -152,13 +152,13 @@ def build(
         from edgekit._tf import keras_module, tensorflow
         from edgekit.convert import to_tflite
         from edgekit.data.pipeline import to_tf_dataset
+        from edgekit.inference import predict
         from edgekit.models import build_backbone, build_classifier, train
         from edgekit.models.head import head_phase, int8_head_phase
-        from edgekit.models.training import epoch_shape
         from edgekit.models.strategy import describe, make_strategy
+        from edgekit.models.training import epoch_shape
         from edgekit.optimize.distill import distiller, load_teacher
         from edgekit.optimize.run import run_stages
-        from edgekit.inference import predict
         from edgekit.runtime import find_runtime
 
         timings: dict[str, float] = {}
@@ -276,7 +276,8 @@ def build(
         _require_target(target_check, allow_cpu_fallback, "model.tflite")
         if profile.limits.max_model_bytes and len(tflite_bytes) > profile.limits.max_model_bytes:
             raise ConversionError(
-                f"model.tflite is {len(tflite_bytes):,} bytes, over {profile.id}'s limit of {profile.limits.max_model_bytes:,}"
+                f"model.tflite is {len(tflite_bytes):,} bytes, "
+                f"over {profile.id}'s limit of {profile.limits.max_model_bytes:,}"
             )
 
         tick = time.perf_counter()

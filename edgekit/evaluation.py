@@ -32,7 +32,8 @@ class Evaluation:
     def render(self) -> str:
         lines = [
             f"model     {self.model}",
-            f"data      {self.data}: {self.images} images, {len(self.class_names)} classes, {len(self.skipped)} skipped",
+            f"data      {self.data}: {self.images} images, {len(self.class_names)} classes, "
+            f"{len(self.skipped)} skipped",
             f"top-1     {self.top1:.4f}" + (f"   top-5 {self.top5:.4f}" if self.top5 is not None else ""),
             "per class:",
         ]

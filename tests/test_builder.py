@@ -115,7 +115,8 @@ def test_same_seed_gives_the_same_model(tmp_path, small_digits_dir):
     first = edgekit.build(small_digits_dir, out=tmp_path / "a", seed=7, **options)
     second = edgekit.build(small_digits_dir, out=tmp_path / "b", seed=7, **options)
     assert first.report["tflite"]["sha256"] == second.report["tflite"]["sha256"]
-    assert first.report["training"]["phases"][0]["val_accuracy"] == second.report["training"]["phases"][0]["val_accuracy"]
+    first_phase, second_phase = first.report["training"]["phases"][0], second.report["training"]["phases"][0]
+    assert first_phase["val_accuracy"] == second_phase["val_accuracy"]
 
 
 def test_impossible_backbone_for_the_target_fails_before_training(tmp_path, small_digits_dir):

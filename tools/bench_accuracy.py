@@ -76,7 +76,6 @@ def plain_build(root: Path, out: Path) -> dict:
 def logistic_regression(root: Path, weights: Path) -> dict:
     """Frozen features of the pretrained network, then the best of a few C values on val."""
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-    import numpy as np
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -141,7 +140,8 @@ def main() -> int:
             _run([sys.executable, str(HERE / "pretrained_mobilenet_v2.py"), str(weights)])
         for name in args.few_shot_sets.split(","):
             root = accuracy_data.folders(name, work / "data", few_shot=FEW_SHOT)
-            entry = results.setdefault(f"{name}-{FEW_SHOT}shot", {"split": json.loads((root / "split.json").read_text())})
+            split = json.loads((root / "split.json").read_text())
+            entry = results.setdefault(f"{name}-{FEW_SHOT}shot", {"split": split})
             entry["c_edgekit"] = edgekit_build(root, work / "out" / f"{name}-fewshot", [
                 "--backbone", "mobilenet_v2", "--weights", str(weights), "--image-size", str(FEW_SHOT_SIZE), *extra])
             entry["c_logreg"] = logistic_regression(root, weights)

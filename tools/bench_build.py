@@ -63,7 +63,8 @@ def main() -> int:
     med = {name: statistics.median(r["wall"] for r in rs) for name, rs in runs.items()}
     acc = {name: statistics.median(r["tflite_accuracy"] for r in rs) for name, rs in runs.items()}
     ratio = med["edgekit"] / med["plain"]
-    print(f"\nmedian wall: plain {med['plain']:.1f}s, edgekit {med['edgekit']:.1f}s, ratio {ratio:.3f} (target <= 1.15)")
+    print(f"\nmedian wall: plain {med['plain']:.1f}s, edgekit {med['edgekit']:.1f}s, "
+          f"ratio {ratio:.3f} (target <= 1.15)")
     print(f"median int8 accuracy: plain {acc['plain']:.4f}, edgekit {acc['edgekit']:.4f} (target: edgekit >= plain)")
     return 0
 

@@ -75,17 +75,17 @@ def main():
     inner = {"conv1", "conv2", "conv3"} | ({"conv0", "classifier"} if args.layers == "all" else set())
 
     schedule = tfmot.sparsity.keras.PolynomialDecay(0.0, 0.5, 0, steps * 5, frequency=max(1, steps * 5 // 10))
-    pruned = keras.models.clone_model(model, clone_function=lambda l: tfmot.sparsity.keras.prune_low_magnitude(
-        l, pruning_schedule=schedule) if l.name in inner else l)
+    pruned = keras.models.clone_model(model, clone_function=lambda layer: tfmot.sparsity.keras.prune_low_magnitude(
+        layer, pruning_schedule=schedule) if layer.name in inner else layer)
     pruned.compile(keras.optimizers.Adam(5e-4), "sparse_categorical_crossentropy", ["accuracy"])
     pruned.fit(train_ds, validation_data=val_ds, epochs=6, verbose=0,
                callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
     stripped = tfmot.sparsity.keras.strip_pruning(pruned)
 
     clustering = tfmot.clustering.keras
-    clustered = keras.models.clone_model(stripped, clone_function=lambda l: clustering.cluster_weights(
-        l, number_of_clusters=16, cluster_centroids_init=clustering.CentroidInitialization.KMEANS_PLUS_PLUS,
-        preserve_sparsity=True) if l.name in inner else l)
+    clustered = keras.models.clone_model(stripped, clone_function=lambda layer: clustering.cluster_weights(
+        layer, number_of_clusters=16, cluster_centroids_init=clustering.CentroidInitialization.KMEANS_PLUS_PLUS,
+        preserve_sparsity=True) if layer.name in inner else layer)
     clustered.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy", ["accuracy"])
     clustered.fit(train_ds, validation_data=val_ds, epochs=3, verbose=0)
     stripped = clustering.strip_clustering(clustered)

@@ -75,7 +75,8 @@ def _convert(tf: Any, converter: Any, settings: ConvertSettings, representative:
     try:
         return bytes(converter.convert())
     except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError, RuntimeError, ValueError...
-        lines = [line for line in str(exc).splitlines() if "error" in line.lower()] or str(exc).splitlines() or [type(exc).__name__]
+        lines = ([line for line in str(exc).splitlines() if "error" in line.lower()]
+                 or str(exc).splitlines() or [type(exc).__name__])
         raise ConversionError(f"TFLite conversion ({quantization}) failed: {lines[0].strip()[:400]}") from exc
 
 
@@ -83,7 +84,8 @@ def _check_settings(settings: ConvertSettings, representative: np.ndarray | None
     integer_io = {settings.input_type, settings.output_type} - {TensorType.FLOAT32}
     if integer_io and settings.quantization != Quantization.INT8:
         raise ConfigError(
-            f"{settings.input_type}/{settings.output_type} input/output needs int8 quantization, not {settings.quantization}"
+            f"{settings.input_type}/{settings.output_type} input/output needs int8 quantization, "
+            f"not {settings.quantization}"
         )
     if settings.quantization == Quantization.INT8 and (representative is None or len(representative) == 0):
         raise ConfigError("int8 quantization needs representative images to calibrate activation ranges")

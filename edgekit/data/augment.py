@@ -60,14 +60,16 @@ class Augmentation:
                 try:
                     values[key] = Flip(raw)
                 except ValueError:
-                    raise ConfigError(f"augmentation flip={raw}: use one of {', '.join(f.value for f in Flip)}") from None
+                    choices = ", ".join(f.value for f in Flip)
+                    raise ConfigError(f"augmentation flip={raw}: use one of {choices}") from None
                 continue
             try:
                 number = float(raw)
             except ValueError:
                 raise ConfigError(f"augmentation {key}={raw}: not a number") from None
             if number < 0 or (key != "noise" and number >= 1):
-                raise ConfigError(f"augmentation {key}={raw}: must be in [0, 1)" if key != "noise" else f"augmentation noise={raw}: must be >= 0")
+                bounds = "must be in [0, 1)" if key != "noise" else "must be >= 0"
+                raise ConfigError(f"augmentation {key}={raw}: {bounds}")
             values[key] = number
         return cls(**values)
 
@@ -81,7 +83,8 @@ class Augmentation:
         if self.zoom:
             out.append(keras.layers.RandomZoom(self.zoom, fill_mode="reflect", seed=seed + 2))
         if self.translation:
-            out.append(keras.layers.RandomTranslation(self.translation, self.translation, fill_mode="reflect", seed=seed + 3))
+            out.append(keras.layers.RandomTranslation(self.translation, self.translation, fill_mode="reflect",
+                                                      seed=seed + 3))
         if self.contrast:
             out.append(keras.layers.RandomContrast(self.contrast, seed=seed + 4))
         if self.noise:

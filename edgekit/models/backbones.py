@@ -73,7 +73,8 @@ def build_backbone(backbone: Backbone, image_size: tuple[int, int], *, alpha: fl
         return backbone_from_saved_model(weights.path, image_size)
     smallest = MIN_IMAGE_SIZE[backbone]
     if min(image_size) < smallest:
-        raise ConfigError(f"{backbone} needs images of at least {smallest}x{smallest} pixels, got {image_size[0]}x{image_size[1]}")
+        raise ConfigError(f"{backbone} needs images of at least {smallest}x{smallest} pixels, "
+                          f"got {image_size[0]}x{image_size[1]}")
     if backbone == Backbone.SMALL_CNN and weights.kind == WeightsKind.IMAGENET:
         raise WeightsError("small_cnn has no ImageNet weights: use --weights none or a weights file")
 
@@ -89,7 +90,8 @@ def build_backbone(backbone: Backbone, image_size: tuple[int, int], *, alpha: fl
         try:
             base.load_weights(weights.path)
         except Exception as exc:  # noqa: BLE001 - h5py and Keras raise many types for a mismatched file
-            raise WeightsError(f"weights file {weights.path} does not fit {backbone} (alpha={alpha}, {shape}): {_first_line(exc)}") from None
+            raise WeightsError(f"weights file {weights.path} does not fit {backbone} (alpha={alpha}, {shape}): "
+                               f"{_first_line(exc)}") from None
 
     inputs = keras.Input(shape, name="image")
     features = base(preprocess(inputs))
@@ -161,7 +163,8 @@ def backbone_from_saved_model(path: str, image_size: tuple[int, int] | None) -> 
         inner = keras.Model(model.inputs, model.layers[-2].output, name="backbone")
     shape = tuple(inner.input_shape[1:3])
     if image_size is not None and shape != tuple(image_size):
-        raise ConfigError(f"backbone model {path} takes {shape[0]}x{shape[1]} images, not {image_size[0]}x{image_size[1]}")
+        raise ConfigError(f"backbone model {path} takes {shape[0]}x{shape[1]} images, "
+                          f"not {image_size[0]}x{image_size[1]}")
     if inner.input_shape[-1] != 3:
         raise WeightsError(f"backbone model {path} takes {inner.input_shape[-1]} channels; edgekit feeds RGB")
     return inner

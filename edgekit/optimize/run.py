@@ -67,6 +67,7 @@ def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, 
             check(accuracy, stage.name)
         results.append(StageResult(
             name=stage.name, config=stage_config(stage), epochs=stage.epochs, learning_rate=stage.learning_rate,
-            epochs_run=phase.epochs_run, best_epoch=phase.best_epoch, val_accuracy=accuracy, seconds=round(time.perf_counter() - start, 2), details=applied.details,
+            epochs_run=phase.epochs_run, best_epoch=phase.best_epoch, val_accuracy=accuracy,
+            seconds=round(time.perf_counter() - start, 2), details=applied.details,
         ))
     return current, results

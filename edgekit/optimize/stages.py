@@ -61,14 +61,15 @@ class Applied:
 def _weight_layers(model: Any, kinds: tuple, exclude_first_conv: bool, exclude_last_dense: bool,
                    exclude: Sequence[str]) -> list[str]:
     keras = keras_module()
-    convs = [l.name for l in model.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))]
-    denses = [l.name for l in model.layers if isinstance(l, keras.layers.Dense)]
+    conv_kinds = (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)
+    convs = [layer.name for layer in model.layers if isinstance(layer, conv_kinds)]
+    denses = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     skip = set(exclude)
     if exclude_first_conv and convs:
         skip.add(convs[0])
     if exclude_last_dense and denses:
         skip.add(denses[-1])
-    return [l.name for l in model.layers if isinstance(l, kinds) and l.name not in skip]
+    return [layer.name for layer in model.layers if isinstance(layer, kinds) and layer.name not in skip]
 
 
 @dataclass(frozen=True)
@@ -220,7 +221,7 @@ class QAT:
         shared = []
         if self.shared_codebook and history.clustered and not history.cluster_per_channel:
             # The zero of pruning is one value more than the clusters.
-            shared = [l.name for l in model.layers if has_shared_codebook(l, history.clusters + 1)]
+            shared = [layer.name for layer in model.layers if has_shared_codebook(layer, history.clusters + 1)]
         quantized, passthrough = quantize_aware(model, self.scheme_name(history), shared)
         return Applied(quantized, [], {"scheme": self.scheme_name(history), "output_quantized_layers": passthrough,
                                        "shared_codebook_layers": shared})
@@ -264,7 +265,11 @@ def stage_config(stage: Stage) -> dict:
     data = {"kind": stage.name}
     for f in dataclasses.fields(stage):
         value = getattr(stage, f.name)
-        data[f.name] = list(value) if isinstance(value, tuple) else (str(value) if isinstance(value, StrEnum) else value)
+        if isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, StrEnum):
+            value = str(value)
+        data[f.name] = value
     return data
 
 

@@ -251,9 +251,10 @@ class _CompiledRunner:
             self.model = CompiledModel.from_file(str(model_path), options=settings)
             signature = next(iter(self.model.get_signature_list()))
             details = self.model.get_input_tensor_details(signature)
-            for index, (name, d) in enumerate(details.items()):
+            for index, d in enumerate(details.values()):
                 if any(v < 0 for v in d["shape"]):
-                    shape = list(options.input_shape) if options.input_shape else [1 if v < 0 else v for v in d["shape"]]
+                    shape = (list(options.input_shape) if options.input_shape
+                             else [1 if v < 0 else v for v in d["shape"]])
                     self.model.resize_input_tensor(index, shape)
             details = self.model.get_input_tensor_details(signature)
             self.in_buffers = self.model.create_input_buffers(0)

@@ -35,7 +35,8 @@ def conditions() -> dict:
         "machine": platform.machine(),
         "cores": os.cpu_count(),
         "governor": governor,
-        "temperature_c": round(int(temperature) / 1000, 1) if temperature and temperature.lstrip("-").isdigit() else None,
+        "temperature_c": (round(int(temperature) / 1000, 1)
+                          if temperature and temperature.lstrip("-").isdigit() else None),
         "os": platform.platform(),
         "python": platform.python_version(),
     }

@@ -5,8 +5,8 @@ import pytest
 
 from edgekit.convert import to_tflite
 from edgekit.errors import ConfigError
-from edgekit.models import WeightsSpec, build_backbone, build_classifier
 from edgekit.inference import predict
+from edgekit.models import WeightsSpec, build_backbone, build_classifier
 from edgekit.runtime import find_runtime
 from edgekit.targets import ConvertSettings, Quantization, TensorType, load_target
 

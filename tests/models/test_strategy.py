@@ -27,7 +27,8 @@ def test_prune_and_qat_build_under_mirrored_strategy(tmp_path, small_digits_dir)
         result = edgekit.build({str(small_digits_dir)!r}, target="edgetpu", out={str(tmp_path / "out")!r},
                                backbone="small_cnn", image_size=16, epochs=3, fine_tune_epochs=0, augment="none",
                                strategy="mirrored", max_accuracy_drop=1.0, progress=False,
-                               stages=[{{"kind": "prune", "sparsity": 0.5, "epochs": 2}}, {{"kind": "qat", "epochs": 1}}])
+                               stages=[{{"kind": "prune", "sparsity": 0.5, "epochs": 2}},
+                                       {{"kind": "qat", "epochs": 1}}])
         print(json.dumps(result.report["training"]["strategy"]))
         print(json.dumps([s["name"] for s in result.report["stages"]]))
     """)
@@ -62,7 +63,7 @@ def test_two_worker_build_over_tf_config_trains_in_step_and_the_chief_writes(tmp
                    "--prune", "0.5", "--qat", "--strategy", "multiworker", "--out", str(out), "--json"]
         workers.append(subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     results = [worker.communicate(timeout=600) for worker in workers]
-    for worker, (stdout, stderr) in zip(workers, results):
+    for worker, (_, stderr) in zip(workers, results):
         assert worker.returncode == 0, stderr[-3000:]
     reports = [json.loads(stdout) for stdout, _ in results]
     for report in reports:

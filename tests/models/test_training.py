@@ -1,3 +1,5 @@
+import functools
+
 import numpy as np
 import pytest
 
@@ -121,8 +123,8 @@ def test_head_on_cached_features_reaches_the_accuracy_of_the_uncached_head(tmp_p
         backbone = build_backbone("small_cnn", (16, 16), alpha=0.5,
                                   weights=WeightsSpec.parse(tmp_path / "pretrained.keras"))
         model = build_classifier(backbone, 10)
-        head = (lambda: head_phase(model, train_data, val_data, config, Augmentation.off(), 0, Progress())) \
-            if cached else None
+        head = functools.partial(head_phase, model, train_data, val_data, config, Augmentation.off(), 0,
+                                 Progress()) if cached else None
         phases = train(model, train_ds, val_ds, config, pretrained=True, progress=Progress(),
                        examples=len(train_data), head=head)
         assert phases[0].cached_features is cached

@@ -20,7 +20,7 @@ def _sabotage(from_epoch):
     class Sabotage(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             if epoch + 1 >= from_epoch:
-                layer = next(l for l in self.model.layers if "classifier" in l.name)
+                layer = next(layer for layer in self.model.layers if "classifier" in layer.name)
                 kernel = next(w for w in layer.weights if "kernel" in w.name)
                 kernel.assign(np.zeros(kernel.shape, np.float32))
 
