@@ -31,7 +31,7 @@ def _tiny_data():
     return ds
 
 
-def _digits(size, train_per_class, val_per_class=20):
+def digits_split(size, train_per_class, val_per_class=20):
     """scikit-learn's real digit scans, split per class into train and validation."""
     from sklearn.datasets import load_digits
 
@@ -45,6 +45,18 @@ def _digits(size, train_per_class, val_per_class=20):
     grey = np.repeat(pixels[..., None], 3, axis=-1)
     return (from_arrays(grey[train_idx], d.target[train_idx], image_size=(size, size)),
             from_arrays(grey[val_idx], d.target[val_idx], image_size=(size, size)))
+
+
+def scratch_model(train_data, val_data, epochs):
+    """(model, train_ds, val_ds): a small_cnn (alpha 0.5) trained from scratch for ``epochs`` epochs."""
+    train_ds = to_tf_dataset(train_data, batch_size=32, training=True, seed=0)
+    val_ds = to_tf_dataset(val_data, batch_size=32, training=False)
+    size = train_data.image_size
+    model = build_classifier(build_backbone("small_cnn", size, alpha=0.5, weights=WeightsSpec.parse("none")),
+                             len(train_data.class_names), frozen_batchnorm=False)
+    train(model, train_ds, val_ds, TrainConfig(epochs=epochs, fine_tune_epochs=0, patience=0), pretrained=False,
+          progress=Progress(), examples=len(train_data))
+    return model, train_ds, val_ds
 
 
 def test_pretrained_runs_head_then_fine_tune_with_bn_frozen():
@@ -95,7 +107,7 @@ def test_an_epoch_is_whole_passes_of_at_least_the_minimum_steps():
 
 
 def test_mobilenet_v3_small_from_scratch_learns_above_chance():
-    train_data, val_data = _digits(32, 60)
+    train_data, val_data = digits_split(32, 60)
     backbone = build_backbone(Backbone.MOBILENET_V3_SMALL, (32, 32), alpha=0.35, weights=WeightsSpec.parse("none"))
     model = build_classifier(backbone, 10, frozen_batchnorm=False)
     train_ds = to_tf_dataset(train_data, batch_size=32, training=True, seed=0)
@@ -108,14 +120,9 @@ def test_mobilenet_v3_small_from_scratch_learns_above_chance():
 
 
 def test_head_on_cached_features_reaches_the_accuracy_of_the_uncached_head(tmp_path):
-    train_data, val_data = _digits(16, 30, 30)
-    train_ds = to_tf_dataset(train_data, batch_size=32, training=True, seed=0)
-    val_ds = to_tf_dataset(val_data, batch_size=32, training=False)
+    train_data, val_data = digits_split(16, 30, 30)
     # A backbone pretrained here: two epochs from scratch, then saved as a .keras model.
-    source = build_classifier(build_backbone("small_cnn", (16, 16), alpha=0.5, weights=WeightsSpec.parse("none")),
-                              10, frozen_batchnorm=False)
-    train(source, train_ds, val_ds, TrainConfig(epochs=2, fine_tune_epochs=0, patience=0), pretrained=False,
-          progress=Progress(), examples=len(train_data))
+    source, train_ds, val_ds = scratch_model(train_data, val_data, 2)
     source.save(tmp_path / "pretrained.keras")
     config = TrainConfig(epochs=15, fine_tune_epochs=0, patience=4)
     accuracies = {}
@@ -139,13 +146,8 @@ def test_int8_head_trains_on_the_features_the_int8_model_computes(tmp_path):
     from edgekit.models.head import int8_head_phase
     from edgekit.targets import load_target
 
-    train_data, val_data = _digits(16, 30, 30)
-    train_ds = to_tf_dataset(train_data, batch_size=32, training=True, seed=0)
-    val_ds = to_tf_dataset(val_data, batch_size=32, training=False)
-    source = build_classifier(build_backbone("small_cnn", (16, 16), alpha=0.5, weights=WeightsSpec.parse("none")),
-                              10, frozen_batchnorm=False)
-    train(source, train_ds, val_ds, TrainConfig(epochs=2, fine_tune_epochs=0, patience=0), pretrained=False,
-          progress=Progress(), examples=len(train_data))
+    train_data, val_data = digits_split(16, 30, 30)
+    source, train_ds, val_ds = scratch_model(train_data, val_data, 2)
     source.save(tmp_path / "pretrained.keras")
     model = build_classifier(build_backbone("small_cnn", (16, 16), alpha=0.5,
                                             weights=WeightsSpec.parse(tmp_path / "pretrained.keras")), 10)

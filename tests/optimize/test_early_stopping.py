@@ -4,13 +4,11 @@ import numpy as np
 import pytest
 
 from edgekit._tf import keras_module
-from edgekit.data.pipeline import to_tf_dataset
-from edgekit.models import TrainConfig, WeightsSpec, build_backbone, build_classifier, train
 from edgekit.models.training import epoch_shape, fit_phase
 from edgekit.optimize.flatten import flatten_model
 from edgekit.optimize.stages import History, Prune
 from edgekit.progress import Progress
-from tests.models.test_training import _digits
+from tests.models.test_training import digits_split, scratch_model
 
 
 def _sabotage(from_epoch):
@@ -28,13 +26,8 @@ def _sabotage(from_epoch):
 
 
 def test_a_stage_with_early_stopping_ends_on_its_best_epoch():
-    train_data, val_data = _digits(16, 40)
-    train_ds = to_tf_dataset(train_data, batch_size=32, training=True, seed=0)
-    val_ds = to_tf_dataset(val_data, batch_size=32, training=False)
-    model = build_classifier(build_backbone("small_cnn", (16, 16), alpha=0.5, weights=WeightsSpec.parse("none")),
-                             10, frozen_batchnorm=False)
-    train(model, train_ds, val_ds, TrainConfig(epochs=5, fine_tune_epochs=0, patience=0), pretrained=False,
-          progress=Progress(), examples=len(train_data))
+    train_data, val_data = digits_split(16, 40)
+    model, train_ds, val_ds = scratch_model(train_data, val_data, 5)
 
     stage = Prune(sparsity=0.5, schedule="constant", epochs=8, learning_rate=1e-6)
     shape = epoch_shape(len(train_data), 32)
