@@ -60,11 +60,14 @@ def cli() -> None:
               help="Most epochs fine-tuning the backbone's top layers (added to --epochs with --weights none).")
 @click.option("--fine-tune-layers", type=int, default=20, show_default=True,
               help="How many of the backbone's top layers to fine-tune (BatchNorm stays frozen).")
-@click.option("--learning-rate", type=float, default=1e-3, show_default=True)
+@click.option("--learning-rate", type=float, default=1e-3, show_default=True,
+              help="Adam's starting rate for the head phase (or the only phase from scratch); cut by 0.3 "
+                   "when validation loss stalls.")
 @click.option("--fine-tune-learning-rate", type=float, default=None,
-              help="[default: learning rate / 10]")
-@click.option("--batch-size", type=int, default=32, show_default=True)
-@click.option("--dropout", type=float, default=0.2, show_default=True)
+              help="Starting rate of the fine-tuning phase [default: learning rate / 10].")
+@click.option("--batch-size", type=int, default=32, show_default=True, help="Training images per step.")
+@click.option("--dropout", type=float, default=0.2, show_default=True,
+              help="Dropout before the classifier, during training only.")
 @click.option("--patience", type=int, default=6, show_default=True,
               help="Early stopping: epochs without validation gain (0 runs every epoch); each phase "
                    "and stage ends on its best epoch's weights. Stages use half of it.")
@@ -79,7 +82,9 @@ def cli() -> None:
               help="none; default (horizontal flip, rotation 0.05, zoom, translation and contrast 0.1); "
                    "or overrides of default like 'flip=none,rotation=0.1,noise=4' "
                    "(flip, rotation, zoom, translation, contrast, noise). Training images only.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seeds the split, shuffling, augmentation and initial weights: the same seed gives the "
+                   "same model, byte for byte.")
 @click.option("--strict", is_flag=True, help="Stop on an unreadable image instead of skipping it.")
 @click.option("--max-accuracy-drop", type=float, default=0.05, show_default=True,
               help="Fail when the .tflite's validation accuracy is this much below the Keras model's.")
