@@ -32,7 +32,7 @@ def head_phase(model: Any, train: LabelledImages, val: LabelledImages, config: T
     """Train ``model``'s head (everything after its ``backbone`` layer) on cached backbone features."""
     tf, keras = tensorflow(), keras_module()
     start = time.perf_counter()
-    features = keras.Model(model.input, _head_layers(model)[0].input, name="features")
+    features = _feature_model(model)
     copies = AUGMENTED_COPIES if augmentation is not None and augmentation.enabled else 0
     progress.log(f"head: caching backbone features of {len(train)} training images"
                  + (f" and {copies} augmented copies" if copies else "")
@@ -70,10 +70,8 @@ def int8_head_phase(model: Any, train: LabelledImages, val: LabelledImages, sett
     from edgekit.convert import to_tflite
     from edgekit.inference import predict
 
-    keras = keras_module()
     start = time.perf_counter()
-    head_layers = _head_layers(model)
-    features = keras.Model(model.input, head_layers[0].input, name="features")
+    features = _feature_model(model)
     progress.log(f"int8 head: converting the backbone and running it on {len(train) + len(val)} images")
     tflite = to_tflite(features, settings, batch_size=1, representative=calibration)
     train_x = predict(tflite, train.images, batch_size=_FEATURE_BATCH)
@@ -98,6 +96,11 @@ def fit_head(model: Any, train: tuple, val: tuple, name: str, lr: float, config:
     val_ds = tf.data.Dataset.from_tensor_slices(val).batch(256)
     return fit_phase(head, train_ds, val_ds, name, config.epochs, lr, config.patience, progress,
                      shape=epoch_shape(len(train[0]), config.batch_size), cached=True)
+
+
+def _feature_model(model: Any) -> Any:
+    """The classifier up to its head: pixels in, pooled backbone features out."""
+    return keras_module().Model(model.input, _head_layers(model)[0].input, name="features")
 
 
 def _head_layers(model: Any) -> list:
