@@ -57,7 +57,7 @@ def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, 
         fitted = wrap(applied.model) if wrap else applied.model
         phase = fit_phase(fitted, train_ds, val_ds, stage.name, stage.epochs, stage.learning_rate,
                           max(1, patience // 2) if patience else 0, progress, shape=shape,
-                          callbacks=applied.callbacks, settled_epoch=min(applied.settled_epoch, stage.epochs))
+                          callbacks=applied.callbacks, settled_epoch=applied.settled_epoch)
         current = stage.strip(applied.model)
         scores = current.predict(val_ds, verbose=0)
         accuracy = float(np.mean(scores.argmax(axis=1) == val_labels))

@@ -54,7 +54,7 @@ class Applied:
     callbacks: list = field(default_factory=list)
     details: dict = field(default_factory=dict)
     # The first epoch whose weights are a result of the stage (a pruning schedule's
-    # earlier epochs are below the target sparsity), so the first early stopping may keep.
+    # earlier epochs are below the target sparsity): early stopping keeps none before it.
     settled_epoch: int = 1
 
 
