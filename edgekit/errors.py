@@ -29,5 +29,37 @@ class MissingDependencyError(EdgekitError):
     """An optional dependency (e.g. the build extras) is not installed."""
 
 
+class ModelFormatError(EdgekitError):
+    """The file is not a readable .tflite flatbuffer."""
+
+
+class CompilerError(EdgekitError):
+    """edgetpu_compiler ran and failed."""
+
+
+class ProfileError(EdgekitError):
+    """The model could not be loaded or run on this machine with these options."""
+
+
 class TrainingError(EdgekitError):
     """Training or an optimisation stage gave a model that did not learn from the data."""
+
+
+class OptionError(ConfigError):
+    """One option (a recipe or profile key, a keyword argument) has a bad value; names its key."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key, self.problem = key, problem
+        super().__init__(f"{key!r} {problem}" if key else problem)
+
+    def within(self, prefix: str) -> "OptionError":
+        """The same problem, keyed from an enclosing table (``profile.threads``)."""
+        if not prefix:
+            return self
+        return OptionError(f"{prefix}.{self.key}" if self.key else prefix, self.problem)
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first non-blank line of an exception from a library (TensorFlow's run to pages)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:limit]

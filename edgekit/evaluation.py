@@ -11,6 +11,7 @@ import numpy as np
 from edgekit.analyze import read_model
 from edgekit.data.dataset import load_image_folder
 from edgekit.errors import ConfigError, DataError
+from edgekit.files import read_labels
 from edgekit.inference import predict
 
 
@@ -90,11 +91,6 @@ def evaluate(model: str | Path, data: str | Path, *, labels: str | Path | None =
 
 def _labels(model: str | Path, labels: str | Path | None) -> list[str] | None:
     path = Path(labels) if labels is not None else Path(model).with_name("labels.txt")
-    if not path.is_file():
-        if labels is not None:
-            raise ConfigError(f"labels file {path} does not exist")
+    if labels is None and not path.is_file():
         return None
-    names = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if not names:
-        raise ConfigError(f"labels file {path} is empty")
-    return names
+    return read_labels(path)

@@ -8,9 +8,9 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
-from edgekit.errors import ConfigError
+from edgekit.errors import ConfigError, first_line
 
 # Files whose presence marks a folder as an earlier edgekit output, safe to replace.
 _OUTPUT_MARKER = "report.json"
@@ -24,6 +24,25 @@ def file_facts(path: str | Path) -> dict:
         "gzip_bytes": len(gzip.compress(data, compresslevel=9, mtime=0)),
         "sha256": hashlib.sha256(data).hexdigest(),
     }
+
+
+def read_labels(path: str | Path) -> list[str]:
+    """Class names from a labels file, one per line, blank lines ignored (as LiteRT's tools read it)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"labels file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"labels file {path} cannot be read: {first_line(exc)}") from None
+    names = [line.strip() for line in text.splitlines() if line.strip()]
+    if not names:
+        raise ConfigError(f"labels file {path} is empty")
+    return names
+
+
+def write_labels(path: str | Path, names: Sequence[str]) -> None:
+    Path(path).write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
 
 
 @contextmanager

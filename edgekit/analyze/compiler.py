@@ -12,14 +12,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edgekit.errors import EdgekitError
+from edgekit.errors import CompilerError
 
 _OP_LINE = re.compile(r"^(?P<op>[A-Z][A-Z0-9_]*)\s+(?P<count>\d+)\s+(?P<status>\S.*?)\s*$")
 _MAPPED = "Mapped to Edge TPU"
-
-
-class CompilerError(EdgekitError):
-    """edgetpu_compiler ran and failed."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from edgekit.analyze.layers import layer_name
 from edgekit.analyze.model import ModelInfo
 from edgekit.analyze.report import CheckReport, OpCheck, Placement
+from edgekit.errors import first_line
 from edgekit.runtime import find_runtime
 from edgekit.targets import TargetProfile
 
@@ -51,7 +52,7 @@ def check_cpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
         taken = delegated_nodes(model.source, profile.profile.threads or 1)
         load_error = None
     except Exception as exc:  # noqa: BLE001 - the runtime raises RuntimeError/ValueError with its log
-        taken, load_error = set(), str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        taken, load_error = set(), first_line(exc)
     rows = []
     for sg in model.subgraphs:
         for op in sg.ops:

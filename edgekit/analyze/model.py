@@ -14,13 +14,9 @@ import numpy as np
 
 from edgekit.analyze.macs import estimate_macs
 from edgekit.analyze.schema import enum_names, schema
-from edgekit.errors import EdgekitError
+from edgekit.errors import ModelFormatError, first_line
 
 _IDENTIFIER = b"TFL3"
-
-
-class ModelFormatError(EdgekitError):
-    """The file is not a readable .tflite flatbuffer."""
 
 
 @dataclass(frozen=True)
@@ -138,8 +134,7 @@ def read_model(model: str | Path | bytes) -> ModelInfo:
     except ModelFormatError:
         raise
     except Exception as exc:  # noqa: BLE001 - a truncated flatbuffer fails in struct, index or decode errors
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelFormatError(f"{source}: corrupt or truncated TFLite flatbuffer ({detail})") from None
+        raise ModelFormatError(f"{source}: corrupt or truncated TFLite flatbuffer ({first_line(exc)})") from None
 
 
 def _parse(data: bytes, source: str) -> ModelInfo:

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from edgekit.errors import first_line
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
 
 
@@ -62,5 +64,4 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, UnidentifiedImageError):
         return "not a recognised image format"
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    return first_line(exc)

@@ -12,7 +12,7 @@ from typing import Any
 
 from edgekit._compat import StrEnum
 from edgekit._tf import keras_module
-from edgekit.errors import ConfigError, WeightsError
+from edgekit.errors import ConfigError, WeightsError, first_line
 
 
 class Backbone(StrEnum):
@@ -91,7 +91,7 @@ def build_backbone(backbone: Backbone, image_size: tuple[int, int], *, alpha: fl
             base.load_weights(weights.path)
         except Exception as exc:  # noqa: BLE001 - h5py and Keras raise many types for a mismatched file
             raise WeightsError(f"weights file {weights.path} does not fit {backbone} (alpha={alpha}, {shape}): "
-                               f"{_first_line(exc)}") from None
+                               f"{first_line(exc)}") from None
 
     inputs = keras.Input(shape, name="image")
     features = base(preprocess(inputs))
@@ -154,7 +154,7 @@ def backbone_from_saved_model(path: str, image_size: tuple[int, int] | None) -> 
     try:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 - load_model raises many types
-        raise WeightsError(f"cannot load model {path}: {_first_line(exc)}") from None
+        raise WeightsError(f"cannot load model {path}: {first_line(exc)}") from None
     try:
         inner = model.get_layer("backbone")
     except ValueError:
@@ -176,7 +176,7 @@ def saved_model_image_size(path: str) -> tuple[int, int]:
 
 
 def _imagenet_error(backbone: Backbone, exc: Exception) -> WeightsError:
-    reason = _first_line(exc)
+    reason = first_line(exc)
     if isinstance(exc, ValueError):
         # keras.applications validates alpha / size / minimalistic against the published weights.
         return WeightsError(f"no ImageNet weights for {backbone} with these options: {reason}")
@@ -188,6 +188,3 @@ def _imagenet_error(backbone: Backbone, exc: Exception) -> WeightsError:
     )
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:300]

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from edgekit._tf import keras_module, tensorflow
-from edgekit.errors import ConfigError, WeightsError
+from edgekit.errors import ConfigError, WeightsError, first_line
+from edgekit.files import read_labels
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,13 @@ def load_teacher(path: str, class_names: tuple[str, ...]) -> Any:
     try:
         teacher = keras.models.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 - load_model raises many types
-        raise WeightsError(f"cannot load teacher model {path}: {str(exc).splitlines()[0][:300]}") from None
+        raise WeightsError(f"cannot load teacher model {path}: {first_line(exc)}") from None
     outputs = teacher.output_shape[-1]
     if outputs != len(class_names):
         raise ConfigError(f"teacher {path} predicts {outputs} classes, the data has {len(class_names)}")
     labels = Path(path).with_name("labels.txt")
     if labels.is_file():
-        names = tuple(line.strip() for line in labels.read_text(encoding="utf-8").splitlines() if line.strip())
+        names = tuple(read_labels(labels))
         if names != tuple(class_names):
             raise ConfigError(f"teacher {path} was trained on classes {', '.join(names)}, "
                               f"not {', '.join(class_names)}")

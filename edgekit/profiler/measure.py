@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.analyze import ModelInfo, read_model
-from edgekit.errors import EdgekitError
+from edgekit.errors import ProfileError, first_line
 from edgekit.files import file_facts
 from edgekit.inference import quantize
 from edgekit.profiler.options import ProfileOptions
@@ -24,10 +24,6 @@ from edgekit.runtime import find_runtime
 
 _EDGETPU_LIBRARY = {"Linux": "libedgetpu.so.1", "Darwin": "libedgetpu.1.dylib", "Windows": "edgetpu.dll"}
 _EDGETPU_OP = "edgetpu-custom-op"
-
-
-class ProfileError(EdgekitError):
-    """The model could not be loaded or run on this machine with these options."""
 
 
 def measure(model_path: str | Path, options: ProfileOptions) -> dict:
@@ -186,7 +182,7 @@ class _InterpreterRunner:
         except ProfileError:
             raise
         except Exception as exc:  # noqa: BLE001 - runtimes raise ValueError/RuntimeError with their log
-            raise ProfileError(f"{model_path}: the runtime cannot load the model: {_first_line(exc)}") from None
+            raise ProfileError(f"{model_path}: the runtime cannot load the model: {first_line(exc)}") from None
         self.inputs = [
             {"index": d["index"], "name": d["name"], "shape": [int(v) for v in d["shape"]],
              "dtype": np.dtype(d["dtype"]).name}
@@ -214,7 +210,7 @@ class _InterpreterRunner:
         try:
             delegate = load(library, delegate_options)
         except Exception as exc:  # noqa: BLE001 - OSError for a missing library, ValueError for a failed init
-            raise ProfileError(f"delegate {library} could not be loaded ({_first_line(exc)}): {hint}") from None
+            raise ProfileError(f"delegate {library} could not be loaded ({first_line(exc)}): {hint}") from None
         self.delegate = options.delegate if options.delegate == "edgetpu" else library
         if options.device:
             self.delegate += f" ({options.device})"
@@ -263,7 +259,7 @@ class _CompiledRunner:
             raise ProfileError(f"{model_path}: the CompiledModel API needs a model with a signature") from None
         except Exception as exc:  # noqa: BLE001 - RuntimeError with LiteRT's status trace
             raise ProfileError(f"{model_path}: the {options.accelerator} accelerator cannot run the model here: "
-                               f"{_first_line(exc)}") from None
+                               f"{first_line(exc)}") from None
         self.inputs = [{"name": name, "shape": [int(v) for v in d["shape"]], "dtype": np.dtype(d["dtype"]).name}
                        for name, d in details.items()]
         # The CPU is not an accelerator: LiteRT answers False for it, which says nothing.
@@ -277,6 +273,3 @@ class _CompiledRunner:
         self.model.run_by_index(0, self.in_buffers, self.out_buffers)
 
 
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return (lines[0] if lines else type(exc).__name__)[:300]
