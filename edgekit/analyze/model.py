@@ -40,6 +40,8 @@ class Tensor:
     quantization: Quantization | None
     constant_bytes: int  # bytes of data stored in the file; 0 for activations
     is_variable: bool
+    # The model's buffer holding the data; tensors may share one (0: none).
+    buffer: int = 0
 
     @property
     def is_constant(self) -> bool:
@@ -103,7 +105,10 @@ class ModelInfo:
 
     @property
     def parameter_bytes(self) -> int:
-        return sum(t.constant_bytes for sg in self.subgraphs for t in sg.tensors)
+        # By buffer, not by tensor: the converter lets tensors share one constant buffer,
+        # which the file (and the Edge TPU's parameter cache) holds once.
+        buffers = {t.buffer: t.constant_bytes for sg in self.subgraphs for t in sg.tensors if t.is_constant}
+        return sum(buffers.values())
 
     @property
     def estimated_macs(self) -> int:
@@ -225,6 +230,7 @@ def _tensor(t: Any, index: int, buffer_sizes: list[int], dtype_names: dict[int, 
         quantization=quant,
         constant_bytes=buffer_sizes[buffer] if 0 < buffer < len(buffer_sizes) else 0,
         is_variable=bool(t.IsVariable()),
+        buffer=int(buffer),
     )
 
 

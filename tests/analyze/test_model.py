@@ -86,3 +86,55 @@ def test_unreadable_inputs_raise_one_line_errors(tmp_path, mobilenet_int8, case)
         read_model(path)
     message = str(err.value)
     assert str(path) in message and "\n" not in message
+
+
+def test_a_buffer_shared_by_two_tensors_is_counted_once():
+    """Two fully connected ops whose kernels are two tensors on one buffer, as the
+    converter writes for identical constants: the file holds those bytes once."""
+    import copy
+
+    import flatbuffers
+
+    from edgekit._tf import keras_module
+    from edgekit.analyze.schema import schema
+    from edgekit.convert import to_tflite
+    from edgekit.targets import ConvertSettings
+
+    keras = keras_module()
+    inputs = keras.Input((8,))
+    first, second = keras.layers.Dense(8, use_bias=False), keras.layers.Dense(8, use_bias=False)
+    model = keras.Model(inputs, second(keras.activations.relu(first(inputs))))
+    kernel = np.random.default_rng(0).normal(size=(8, 8)).astype(np.float32)
+    first.set_weights([kernel])
+    second.set_weights([kernel])
+    original = to_tflite(model, ConvertSettings(), batch_size=1)
+
+    # Give the second op its own tensor on the same buffer.
+    s = schema()
+    tree = s.ModelT.InitFromObj(s.Model.GetRootAsModel(original, 0))
+    graph = tree.subgraphs[0]
+    const = next(i for i, t in enumerate(graph.tensors) if t.buffer and tree.buffers[t.buffer].data is not None)
+    twin = copy.deepcopy(graph.tensors[const])
+    twin.name = b"kernel_twin"
+    graph.tensors.append(twin)
+    users = [op for op in graph.operators if const in list(op.inputs)]
+    assert len(users) == 2
+    users[1].inputs = [len(graph.tensors) - 1 if i == const else i for i in users[1].inputs]
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    shared = bytes(builder.Output())
+
+    info = read_model(shared)
+    constants = [t for t in info.main.tensors if t.is_constant]
+    assert len(constants) == 2 and constants[0].buffer == constants[1].buffer
+    assert info.parameter_bytes == kernel.nbytes == read_model(original).parameter_bytes
+
+    def run(data):
+        interpreter = find_runtime().interpreter(model_content=data)
+        interpreter.allocate_tensors()
+        x = np.linspace(-1, 1, 8, dtype=np.float32)[None]
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+        interpreter.invoke()
+        return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+    assert np.array_equal(run(shared), run(original))
