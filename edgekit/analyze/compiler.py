@@ -6,13 +6,18 @@ other machines edgekit says what to run where it is available.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgekit.analyze.model import ModelInfo
+from edgekit.analyze.report import CheckReport
 from edgekit.errors import CompilerError
+from edgekit.targets import TargetProfile
 
 _OP_LINE = re.compile(r"^(?P<op>[A-Z][A-Z0-9_]*)\s+(?P<count>\d+)\s+(?P<status>\S.*?)\s*$")
 _MAPPED = "Mapped to Edge TPU"
@@ -91,3 +96,30 @@ def parse_log(log: str) -> dict:
             if op:
                 ops.append({"op": op["op"], "count": int(op["count"]), "status": op["status"]})
     return {"edgetpu_subgraphs": subgraphs, "ops": tuple(ops)}
+
+
+def confirm_with_compiler(report: CheckReport, info: ModelInfo, profile: TargetProfile,
+                          compiled_dir: str | Path | None) -> CheckReport:
+    """The rule-based report with edgetpu_compiler's own verdict added, where it is installed."""
+    runtime = profile.limits.edgetpu_runtime
+    if find_compiler() is None or info.source == "<bytes>":
+        return dataclasses.replace(report, notes=report.notes + (install_hint(info.source, runtime),))
+    with tempfile.TemporaryDirectory() as scratch:
+        out_dir = Path(compiled_dir) if compiled_dir is not None else Path(scratch)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            result = compile_model(info.source, out_dir, runtime=runtime)
+        except CompilerError as exc:
+            return dataclasses.replace(report, model_issues=report.model_issues + (str(exc),))
+    compiler = {
+        "command": list(result.command),
+        "ops": [dict(op) for op in result.ops],
+        "edgetpu_subgraphs": result.edgetpu_subgraphs,
+        "output": result.output if compiled_dir is not None else None,
+        "fully_mapped": result.fully_mapped,
+    }
+    issues = report.model_issues
+    if not result.fully_mapped:
+        unmapped = sorted({f"{op['op']}: {op['status']}" for op in result.ops if op["status"] != _MAPPED})
+        issues += (f"edgetpu_compiler left ops on the CPU: {'; '.join(unmapped) or 'see its log'}",)
+    return dataclasses.replace(report, compiler=compiler, model_issues=issues)

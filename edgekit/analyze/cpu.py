@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgekit.analyze.layers import layer_name
 from edgekit.analyze.model import ModelInfo
-from edgekit.analyze.report import CheckReport, OpCheck, Placement
+from edgekit.analyze.report import CheckReport, Placement
+from edgekit.analyze.rules import register, report, row
 from edgekit.errors import first_line
 from edgekit.runtime import find_runtime
-from edgekit.targets import TargetProfile
+from edgekit.targets import TargetKind, TargetProfile
 
 
 def delegated_nodes(model_path: str | Path, num_threads: int = 1) -> set[int]:
@@ -46,6 +46,7 @@ def delegated_nodes(model_path: str | Path, num_threads: int = 1) -> set[int]:
     return taken
 
 
+@register(TargetKind.CPU)
 def check_cpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
     notes = []
     try:
@@ -63,14 +64,11 @@ def check_cpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
             else:
                 placement, reason = Placement.TARGET, None
                 detail = "XNNPACK" if sg.index == 0 and op.index in taken else "built-in kernel"
-            rows.append(OpCheck(index=op.index, subgraph=sg.index, opcode=op.opcode, version=op.version,
-                                layer=layer_name(model, op), placement=placement, reason=reason,
-                                detail=detail, macs=op.macs))
+            rows.append(row(model, op, placement, reason, detail=detail))
     issues = []
     if load_error and not any(r.placement == Placement.UNSUPPORTED for r in rows):
         issues.append(f"the runtime cannot load the model: {load_error}")
     if not load_error:
         on_xnnpack = sum(r.detail == "XNNPACK" for r in rows)
         notes.append(f"{on_xnnpack} of {len(rows)} ops run on XNNPACK, the rest on built-in kernels")
-    return CheckReport(target=profile.id, kind=profile.kind.value, model=model.source, ops=tuple(rows),
-                       model_issues=tuple(issues), notes=tuple(notes))
+    return report(model, profile, rows, issues, notes)

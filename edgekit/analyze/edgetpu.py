@@ -9,23 +9,17 @@ cannot map; that op and every op after it run on the CPU (one partition only).
 
 from __future__ import annotations
 
-from typing import Callable
-
-from edgekit.analyze.layers import layer_name
+from edgekit.analyze.compiler import confirm_with_compiler
 from edgekit.analyze.model import ModelInfo, Op, Tensor
-from edgekit.analyze.report import CheckReport, OpCheck, Placement
-from edgekit.targets import TargetProfile
+from edgekit.analyze.report import CheckReport, Placement
+from edgekit.analyze.rules import Rule, by_table, fused_activation, no_masks, register, report, row
+from edgekit.targets import TargetKind, TargetProfile
 
 _INTEGER = {"INT8", "UINT8"}
 # Biases are int32 and shape/axis operands are int32 constants in a quantised graph.
 _CONSTANT_OK = {"INT8", "UINT8", "INT32", "INT64"}
 
-Rule = Callable[[ModelInfo, Op], "str | None"]
-
-
-def _no_fused_activation(model: ModelInfo, op: Op) -> str | None:
-    act = op.options.get("fusedActivationFunction", "NONE")
-    return None if act == "NONE" else f"fused {act} activation is not supported on this op"
+_no_fused_activation = fused_activation({"NONE"}, "fused {act} activation is not supported on this op")
 
 
 def _same_dilation(model: ModelInfo, op: Op) -> str | None:
@@ -45,10 +39,7 @@ def _softmax(model: ModelInfo, op: Op) -> str | None:
     return None if x.elements <= 16000 else f"input has {x.elements} elements, more than 16,000"
 
 
-def _strided_slice(model: ModelInfo, op: Op) -> str | None:
-    if op.options.get("ellipsisMask") or op.options.get("newAxisMask"):
-        return "ellipsis and new-axis masks are not supported"
-    return None
+_strided_slice = no_masks("ellipsisMask", "newAxisMask")
 
 
 def _resize_bilinear(model: ModelInfo, op: Op) -> str | None:
@@ -78,7 +69,7 @@ SUPPORTED: dict[str, Rule | None] = {
 }
 
 
-def _tensor_problem(tensor: Tensor) -> str | None:
+def _tensor_problem(op: Op, tensor: Tensor) -> str | None:
     if tensor.is_constant:
         if tensor.dtype not in _CONSTANT_OK:
             return f"not quantised: constant '{tensor.name}' is {tensor.dtype}"
@@ -98,17 +89,10 @@ def op_problem(model: ModelInfo, op: Op) -> str | None:
         return f"custom op {op.opcode} is not supported"
     if op.opcode not in SUPPORTED:
         return f"{op.opcode} is not an Edge TPU operation"
-    tensors = model.subgraphs[op.subgraph].tensors
-    for index in (*op.inputs, *op.outputs):
-        if index < 0:
-            continue
-        problem = _tensor_problem(tensors[index])
-        if problem:
-            return problem
-    rule = SUPPORTED[op.opcode]
-    return rule(model, op) if rule else None
+    return by_table(model, op, SUPPORTED, _tensor_problem)
 
 
+@register(TargetKind.EDGETPU, confirm=confirm_with_compiler)
 def check_edgetpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
     issues = []
     main = model.main
@@ -133,14 +117,10 @@ def check_edgetpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
             first_unmapped, placement, reason = op, Placement.CPU, problem
         else:
             placement, reason = Placement.TARGET, None
-        rows.append(OpCheck(index=op.index, subgraph=0, opcode=op.opcode, version=op.version,
-                            layer=layer_name(model, op), placement=placement, reason=reason, macs=op.macs,
-                            follows_fallback=placement == Placement.CPU and problem is None))
+        rows.append(row(model, op, placement, reason,
+                        follows_fallback=placement == Placement.CPU and problem is None))
     for sg in model.subgraphs[1:]:
-        for op in sg.ops:
-            rows.append(OpCheck(index=op.index, subgraph=sg.index, opcode=op.opcode, version=op.version,
-                                layer=layer_name(model, op), placement=Placement.CPU,
-                                reason="in a secondary subgraph", macs=op.macs))
+        rows.extend(row(model, op, Placement.CPU, "in a secondary subgraph") for op in sg.ops)
 
     notes = []
     cache = profile.limits.on_chip_memory_bytes
@@ -151,5 +131,4 @@ def check_edgetpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
                          f"about {params - cache:,} bytes are streamed from the host on every inference (estimate)")
         else:
             notes.append(f"parameters take {params:,} bytes and fit the {cache:,} bytes of on-chip memory (estimate)")
-    return CheckReport(target=profile.id, kind=profile.kind.value, model=model.source, ops=tuple(rows),
-                       model_issues=tuple(issues), notes=tuple(notes))
+    return report(model, profile, rows, issues, notes)

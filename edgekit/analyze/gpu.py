@@ -13,28 +13,22 @@ reference: it has been seen passing models with RFFT2D/complex64 and VAR_HANDLE 
 
 from __future__ import annotations
 
-from typing import Callable
-
-from edgekit.analyze.layers import layer_name
-from edgekit.analyze.model import ModelInfo, Op
-from edgekit.analyze.report import CheckReport, OpCheck, Placement
-from edgekit.targets import TargetProfile
+from edgekit.analyze.model import ModelInfo, Op, Tensor
+from edgekit.analyze.report import CheckReport, Placement
+from edgekit.analyze.rules import Rule, all_of, by_table, fused_activation, no_masks, register, report, row
+from edgekit.targets import TargetKind, TargetProfile
 
 _RUNTIME_TYPES = {"FLOAT32", "FLOAT16", "INT8", "UINT8"}
-_ACTIVATIONS = {"NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGN_BIT"}
-
-Rule = Callable[[ModelInfo, Op], "str | None"]
+_activation = fused_activation({"NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGN_BIT"})
 
 
-def _activation(model: ModelInfo, op: Op) -> str | None:
-    act = op.options.get("fusedActivationFunction", "NONE")
-    return None if act in _ACTIVATIONS else f"fused activation {act} is not supported"
-
-
-def _conv(model: ModelInfo, op: Op) -> str | None:
+def _positive_strides(model: ModelInfo, op: Op) -> str | None:
     if op.options.get("strideH", 1) <= 0 or op.options.get("strideW", 1) <= 0:
         return "invalid strides"
-    return _activation(model, op)
+    return None
+
+
+_conv = all_of(_positive_strides, _activation)
 
 
 def _depthwise(model: ModelInfo, op: Op) -> str | None:
@@ -55,16 +49,12 @@ def _softmax(model: ModelInfo, op: Op) -> str | None:
     return None if op.options.get("beta", 1.0) == 1.0 else "softmax beta != 1 is not supported"
 
 
-def _strided_slice(model: ModelInfo, op: Op) -> str | None:
-    for mask in ("ellipsisMask", "newAxisMask", "shrinkAxisMask"):
-        if op.options.get(mask):
-            return f"{mask} is not supported"
-    return _rank_3_or_4(model, op)
-
-
 def _rank_3_or_4(model: ModelInfo, op: Op) -> str | None:
     x = model.tensor(op, op.inputs[0])
     return None if len(x.shape) in (3, 4) else f"input rank {len(x.shape)}: only 3 or 4 dimensions"
+
+
+_strided_slice = no_masks("ellipsisMask", "newAxisMask", "shrinkAxisMask", then=_rank_3_or_4)
 
 
 def _constant_axes(model: ModelInfo, op: Op) -> str | None:
@@ -78,6 +68,13 @@ def _constant_axes(model: ModelInfo, op: Op) -> str | None:
 
 def _two_inputs(model: ModelInfo, op: Op) -> str | None:
     return None if len(op.inputs) == 2 else f"{op.opcode} needs exactly two inputs"
+
+
+def _cast(model: ModelInfo, op: Op) -> str | None:
+    src, dst = model.tensor(op, op.inputs[0]), model.tensor(op, op.outputs[0])
+    if not (src.dtype == "BOOL" and dst.dtype in ("FLOAT32", "FLOAT16")):
+        return f"CAST {src.dtype} -> {dst.dtype} is not supported (only bool -> float)"
+    return None
 
 
 SUPPORTED: dict[str, Rule | None] = {
@@ -95,11 +92,23 @@ SUPPORTED: dict[str, Rule | None] = {
     "NEG": None, "RSQRT": None, "SIN": None, "SQRT": None, "SQUARE": None, "TANH": None,
     "DIV": _activation, "EQUAL": None, "FLOOR_DIV": None, "FLOOR_MOD": None, "GREATER": None,
     "GREATER_EQUAL": None, "LESS": None, "LESS_EQUAL": None, "MAXIMUM": None, "MINIMUM": None,
-    "NOT_EQUAL": None, "POW": None, "SQUARED_DIFFERENCE": None, "SUB": _activation, "CAST": None,
+    "NOT_EQUAL": None, "POW": None, "SQUARED_DIFFERENCE": None, "SUB": _activation, "CAST": _cast,
 }
 _CUSTOM = {"Convolution2DTransposeBias", "MaxPoolingWithArgmax2D", "MaxUnpooling2D", "Resampler"}
 _RESOURCE_OPS = {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"}
 _CONTROL_FLOW = {"WHILE", "IF", "CALL"}
+
+
+def _tensor_problem(op: Op, t: Tensor) -> str | None:
+    if t.dtype.startswith("COMPLEX"):
+        return f"complex tensor '{t.name}' ({t.dtype}) is not supported"
+    if t.is_constant or op.opcode == "CAST":
+        return None  # CAST is checked on its own below
+    if t.dtype not in _RUNTIME_TYPES:
+        return f"tensor '{t.name}' is {t.dtype}; the GPU runs float32/float16 (or dequantised int8)"
+    if len(t.shape) > 4:
+        return f"tensor '{t.name}' has {len(t.shape)} dimensions; the GPU takes at most 4"
+    return None
 
 
 def op_problem(model: ModelInfo, op: Op) -> str | None:
@@ -114,27 +123,10 @@ def op_problem(model: ModelInfo, op: Op) -> str | None:
         return f"{op.opcode}: control flow is not supported"
     if op.opcode not in SUPPORTED:
         return f"{op.opcode} is not supported by the GPU delegate"
-    tensors = model.subgraphs[op.subgraph].tensors
-    for index in (*op.inputs, *op.outputs):
-        if index < 0:
-            continue
-        t = tensors[index]
-        if t.dtype.startswith("COMPLEX"):
-            return f"complex tensor '{t.name}' ({t.dtype}) is not supported"
-        if op.opcode == "CAST" and not t.is_constant:
-            continue  # CAST is checked on its own below
-        if not t.is_constant and t.dtype not in _RUNTIME_TYPES:
-            return f"tensor '{t.name}' is {t.dtype}; the GPU runs float32/float16 (or dequantised int8)"
-        if not t.is_constant and len(t.shape) > 4:
-            return f"tensor '{t.name}' has {len(t.shape)} dimensions; the GPU takes at most 4"
-    if op.opcode == "CAST":
-        src, dst = model.tensor(op, op.inputs[0]), model.tensor(op, op.outputs[0])
-        if not (src.dtype == "BOOL" and dst.dtype in ("FLOAT32", "FLOAT16")):
-            return f"CAST {src.dtype} -> {dst.dtype} is not supported (only bool -> float)"
-    rule = SUPPORTED[op.opcode]
-    return rule(model, op) if rule else None
+    return by_table(model, op, SUPPORTED, _tensor_problem)
 
 
+@register(TargetKind.GPU)
 def check_gpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
     issues = []
     for index in model.main.inputs:
@@ -148,9 +140,5 @@ def check_gpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
             problem = op_problem(model, op)
             if sg.index > 0 and problem is None:
                 problem = "in a secondary subgraph, which the GPU delegate does not take"
-            rows.append(OpCheck(index=op.index, subgraph=sg.index, opcode=op.opcode, version=op.version,
-                                layer=layer_name(model, op),
-                                placement=Placement.CPU if problem else Placement.TARGET,
-                                reason=problem, macs=op.macs))
-    return CheckReport(target=profile.id, kind=profile.kind.value, model=model.source, ops=tuple(rows),
-                       model_issues=tuple(issues))
+            rows.append(row(model, op, Placement.CPU if problem else Placement.TARGET, problem))
+    return report(model, profile, rows, issues)

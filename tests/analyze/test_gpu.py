@@ -1,4 +1,4 @@
-from edgekit.analyze import Placement, check
+from edgekit.analyze import Placement, check, read_model
 
 
 def test_float16_mobilenet_runs_fully_on_the_gpu(mobilenet_float16):
@@ -35,3 +35,20 @@ def test_op_outside_the_list_falls_back_alone(cumsum_model):
 def test_flex_ops_are_named(flex_model):
     report = check(flex_model, "gpu")
     assert "TensorFlow (Flex) op FlexBincount" in report.ops[0].reason
+
+
+def test_each_target_kind_has_one_registered_checker_and_check_uses_it(mobilenet_float32):
+
+    from edgekit.analyze.cpu import check_cpu
+    from edgekit.analyze.edgetpu import check_edgetpu
+    from edgekit.analyze.gpu import check_gpu
+    from edgekit.analyze.rules import checker_for
+    from edgekit.targets import TargetKind, load_target
+
+    expected = {TargetKind.CPU: check_cpu, TargetKind.GPU: check_gpu, TargetKind.EDGETPU: check_edgetpu}
+    assert {kind: checker_for(kind).check for kind in TargetKind} == expected
+    assert checker_for(TargetKind.EDGETPU).confirm is not None and checker_for(TargetKind.GPU).confirm is None
+    for target in ("cpu", "gpu", "edgetpu"):
+        profile = load_target(target)
+        direct = expected[profile.kind](read_model(mobilenet_float32), profile)
+        assert check(mobilenet_float32, profile, compile=False) == direct
