@@ -8,15 +8,14 @@ file and key named, so a typo in a board file never silently falls back to a def
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from edgekit._compat import StrEnum, tomllib
-from edgekit.errors import ConfigError
+from edgekit.errors import ConfigError, OptionError
+from edgekit.tables import check_fields, from_table
 
 
 class TargetKind(StrEnum):
@@ -50,6 +49,9 @@ class ConvertSettings:
     # Let int8 conversion keep float kernels for ops without an int8 one.
     allow_float_ops: bool = False
 
+    def __post_init__(self) -> None:
+        _non_negative(self)
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -61,6 +63,9 @@ class Limits:
     # Edge TPU: the runtime (libedgetpu) version on the board; the compiler's -m.
     edgetpu_runtime: int | None = None
 
+    def __post_init__(self) -> None:
+        _non_negative(self)
+
 
 @dataclass(frozen=True)
 class ProfileSettings:
@@ -71,6 +76,9 @@ class ProfileSettings:
     # Which delegate device: usb, usb:N, pci:N for the Edge TPU.
     device: str | None = None
     accelerator: str | None = None
+
+    def __post_init__(self) -> None:
+        _non_negative(self)
 
 
 @dataclass(frozen=True)
@@ -85,10 +93,20 @@ class TargetProfile:
     # Where the profile was read from; not a TOML key.
     source: str = field(default="", compare=False)
 
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    @property
+    def shipped(self) -> bool:
+        """Read from the profiles inside edgekit, so its id alone names it."""
+        return self.source.startswith(_SHIPPED_PREFIX)
+
 
 _NOT_KEYS = {"source"}
 # targets/ at the top of the repository, mapped into the wheel under this name.
 _PACKAGE = "edgekit._target_files"
+# How a shipped profile's source reads; a user's file at targets/x.toml is not one.
+_SHIPPED_PREFIX = "edgekit:targets/"
 
 
 def shipped_targets() -> list[str]:
@@ -102,7 +120,12 @@ def load_target(target: str | Path | TargetProfile) -> TargetProfile:
     if isinstance(target, TargetProfile):
         return target
     table, source = _read_with_parents(str(target), seen=())
-    profile = _build(TargetProfile, table, where=source)
+    # A profile file without an id is named after the file, as shipped ones are.
+    table.setdefault("id", Path(source).stem)
+    try:
+        profile = from_table(TargetProfile, table, skip=_NOT_KEYS)
+    except ConfigError as exc:
+        raise ConfigError(f"target profile {source}: {exc}") from None
     return dataclasses.replace(profile, source=source)
 
 
@@ -119,7 +142,7 @@ def _locate(name: str, relative_to: Path | None) -> tuple[str, bytes]:
     if not resource.is_file():
         known = ", ".join(shipped_targets())
         raise ConfigError(f"unknown target {name!r}: use one of {known}, or a path to a .toml file")
-    return f"targets/{name}.toml", resource.read_bytes()
+    return f"{_SHIPPED_PREFIX}{name}.toml", resource.read_bytes()
 
 
 def _read_with_parents(name: str, seen: tuple[str, ...], relative_to: Path | None = None) -> tuple[dict, str]:
@@ -150,49 +173,16 @@ def _merge(parent: dict, child: dict) -> dict:
             merged[key] = _merge(parent[key], value)
         else:
             merged[key] = value
-    # description and id describe the child alone.
+    # id and description describe the child alone: a child without an id is not its parent.
+    for key in ("id", "description"):
+        if key not in child:
+            merged.pop(key, None)
     return merged
 
 
-def _build(cls: type, table: dict, where: str, prefix: str = "") -> Any:
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)} - _NOT_KEYS
-    unknown = sorted(set(table) - names)
-    if unknown:
-        raise ConfigError(
-            f"target profile {where}: unknown key {prefix + unknown[0]!r} (known: {', '.join(sorted(names))})"
-        )
-    values = {}
-    for f in dataclasses.fields(cls):
-        if f.name in _NOT_KEYS or f.name not in table:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ConfigError(f"target profile {where}: missing key {prefix + f.name!r}")
-            continue
-        values[f.name] = _convert(hints[f.name], table[f.name], where, prefix + f.name)
-    return cls(**values)
-
-
-def _convert(hint: Any, value: Any, where: str, key: str) -> Any:
-    args = typing.get_args(hint)
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        inner = [a for a in args if a is not type(None)]
-        return _convert(inner[0], value, where, key)
-    if dataclasses.is_dataclass(hint):
-        if not isinstance(value, dict):
-            raise ConfigError(f"target profile {where}: {key!r} must be a table")
-        return _build(hint, value, where, prefix=key + ".")
-    if isinstance(hint, type) and issubclass(hint, StrEnum):
-        try:
-            return hint(value)
-        except ValueError:
-            choices = ", ".join(m.value for m in hint)
-            raise ConfigError(f"target profile {where}: {key!r} is {value!r}; expected one of {choices}") from None
-    # bool is an int in Python; a TOML `true` must not pass as a thread count.
-    ok = isinstance(value, hint) and not (hint is int and isinstance(value, bool))
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        ok, value = True, float(value)
-    if not ok:
-        raise ConfigError(f"target profile {where}: {key!r} must be {hint.__name__}, got {type(value).__name__}")
-    if hint is int and value < 0:
-        raise ConfigError(f"target profile {where}: {key!r} must not be negative")
-    return value
+def _non_negative(obj: Any) -> None:
+    check_fields(obj)
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise OptionError(f.name, f"must not be negative, got {value}")

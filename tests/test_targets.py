@@ -45,13 +45,15 @@ def test_inherits_a_file_relative_to_the_child(tmp_path):
     [
         ('id = "b"\nkind = "cpu"\nthreds = 4\n', "unknown key 'threds'"),
         ('id = "b"\nkind = "cpu"\n[profile]\nthreds = 4\n', "unknown key 'profile.threds'"),
-        ('id = "b"\nkind = "cpu"\n[profile]\nthreads = "four"\n', "'profile.threads' must be int"),
-        ('id = "b"\nkind = "cpu"\n[profile]\nthreads = true\n', "'profile.threads' must be int"),
+        ('id = "b"\nkind = "cpu"\n[profile]\nthreads = "four"\n', "'profile.threads' must be an integer"),
+        ('id = "b"\nkind = "cpu"\n[profile]\nthreads = true\n', "'profile.threads' must be an integer"),
         ('id = "b"\nkind = "fpga"\n', "'kind' is 'fpga'"),
         ('id = "b"\ninherits = "no-such-target"\n', "unknown target 'no-such-target'"),
         ('id = "b"\ninherits = "missing.toml"\n', "no such file"),
         ('id = "b"\n', "missing key 'kind'"),
         ('id = "b"\nkind = \n', "not valid TOML"),
+        ('id = "b"\nkind = "cpu"\n[limits]\nbatch_size = -1\n', "'limits.batch_size' must not be negative"),
+        ('id = "b"\nkind = "cpu"\nconvert = 3\n', "'convert' must be a table"),
     ],
 )
 def test_bad_profile_is_rejected_naming_file_and_key(tmp_path, text, message):
@@ -73,3 +75,18 @@ def test_inheritance_cycle_is_rejected(tmp_path):
 def test_unknown_shipped_name_lists_the_known_ones():
     with pytest.raises(ConfigError, match="cpu, edgetpu, gpu"):
         load_target("tpu")
+
+
+def test_a_child_without_an_id_is_named_after_its_file_not_its_parent(tmp_path):
+    (tmp_path / "my-pi.toml").write_text('inherits = "rpi4"\n[profile]\nthreads = 2\n')
+    child = load_target(tmp_path / "my-pi.toml")
+    assert child.id == "my-pi" and child.description == ""
+    assert child.kind == TargetKind.CPU and child.profile.threads == 2
+
+
+def test_only_profiles_inside_edgekit_count_as_shipped(tmp_path, monkeypatch):
+    (tmp_path / "targets").mkdir()
+    (tmp_path / "targets" / "cpu.toml").write_text('id = "cpu"\nkind = "cpu"\n')
+    monkeypatch.chdir(tmp_path)
+    assert not load_target("targets/cpu.toml").shipped
+    assert load_target("cpu").shipped
