@@ -5,28 +5,37 @@ TensorFlow; ``build`` imports it when called.
 """
 
 from edgekit._version import __version__
-from edgekit.analyze import CheckReport, ModelFormatError, check, read_model
+from edgekit.analyze import CheckReport, check, read_model
 from edgekit.builder import BuildResult, build
+from edgekit.config import BuildConfig
 from edgekit.data import Augmentation, LabelledImages, from_arrays, load_image_folder
 from edgekit.errors import (
+    CompilerError,
     ConfigError,
     ConversionError,
     DataError,
     EdgekitError,
     MissingDependencyError,
+    ModelFormatError,
+    OptionError,
+    ProfileError,
+    TrainingError,
     WeightsError,
 )
 from edgekit.evaluation import Evaluation, evaluate
 from edgekit.inference import predict
 from edgekit.models.backbones import Backbone
-from edgekit.profiler import Measurement, ProfileError, profile
+from edgekit.profiler import Measurement, profile
+from edgekit.recipe import dump_recipe, load_recipe
 from edgekit.targets import TargetProfile, load_target, shipped_targets
 
 __all__ = [
     "Augmentation",
     "Backbone",
+    "BuildConfig",
     "BuildResult",
     "CheckReport",
+    "CompilerError",
     "ConfigError",
     "ConversionError",
     "DataError",
@@ -36,15 +45,19 @@ __all__ = [
     "Measurement",
     "MissingDependencyError",
     "ModelFormatError",
+    "OptionError",
     "ProfileError",
     "TargetProfile",
+    "TrainingError",
     "WeightsError",
     "__version__",
     "build",
     "check",
+    "dump_recipe",
     "evaluate",
     "from_arrays",
     "load_image_folder",
+    "load_recipe",
     "load_target",
     "predict",
     "profile",

@@ -1,7 +1,11 @@
 """``build()``: data -> trained Keras model -> .tflite for a target -> verified report.
 
-Only a composition of the other modules; the CLI's ``edgekit build`` calls this and
-nothing else, so a pipeline calling Python gets exactly what the terminal gets.
+A short sequence of named steps, each a function that can be called alone:
+:func:`preflight` (cheap checks, no TensorFlow), :func:`probe_target` (the untrained
+model converted and checked), :func:`load_data`, :func:`train_model`,
+:func:`optimise`, :func:`convert`, :func:`verify`, :func:`check_target` and
+:func:`write_outputs`. The CLI's ``edgekit build`` calls ``build()`` and nothing
+else, so a pipeline calling Python gets exactly what the terminal gets.
 """
 
 from __future__ import annotations
@@ -12,27 +16,35 @@ import datetime as _dt
 import json
 import platform
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
 from edgekit._version import __version__
 from edgekit.analyze import check
 from edgekit.analyze.weights import kernel_stats
-from edgekit.data import Augmentation, Flip, LabelledImages, from_arrays, load_image_folder, stratified_split
-from edgekit.errors import ConfigError, ConversionError
-from edgekit.files import atomic_output_dir, file_facts
-from edgekit.models.backbones import DEFAULT_IMAGE_SIZE, Backbone, WeightsKind, WeightsSpec, saved_model_image_size
+from edgekit.config import BuildConfig
+from edgekit.data import LabelledImages, from_arrays, load_image_folder, stratified_split
+from edgekit.data.dataset import scan_image_folder
+from edgekit.errors import ConfigError, ConversionError, DataError
+from edgekit.files import atomic_output_dir, check_output_dir, file_facts, write_labels
+from edgekit.models.backbones import (
+    DEFAULT_IMAGE_SIZE,
+    Backbone,
+    WeightsKind,
+    WeightsSpec,
+    check_request,
+    saved_model_image_size,
+)
 from edgekit.models.strategy import is_chief
-from edgekit.models.training import TrainConfig
-from edgekit.optimize.distill import Distill
-from edgekit.optimize.stages import QAT, Cluster, Prune, Stage, stage_config, stage_from_config, validate_stages
+from edgekit.optimize.stages import validate_stages
 from edgekit.progress import Progress, resolve
-from edgekit.recipe import dump_recipe
+from edgekit.recipe import dump_recipe, recipe_dict
 from edgekit.targets import Quantization, TargetProfile, load_target
+from edgekit.timings import Timings
+from edgekit.verify import Change, compare, require_conversion_kept, require_stages_kept
 
 DataSource = str | Path | LabelledImages | tuple
 
@@ -47,281 +59,104 @@ class BuildResult:
     report: dict
 
 
-def build(
-    data: DataSource,
-    *,
-    target: str | Path | TargetProfile = "cpu",
-    out: str | Path = "build",
-    backbone: str | Backbone = Backbone.MOBILENET_V2,
-    weights: str | Path | None = None,
-    image_size: int | tuple[int, int] | None = None,
-    alpha: float = 1.0,
-    epochs: int = 40,
-    fine_tune_epochs: int = 20,
-    fine_tune_layers: int = 20,
-    learning_rate: float = 1e-3,
-    fine_tune_learning_rate: float | None = None,
-    batch_size: int = 32,
-    dropout: float = 0.2,
-    patience: int = 6,
-    cache_features: bool = True,
-    val_split: float = 0.2,
-    val_dir: str | Path | None = None,
-    # Measured on four real data sets (tools/bench_accuracy.py): training to convergence
-    # without augmentation scored higher on every one than with the light default set.
-    augment: str | Augmentation | None = "none",
-    seed: int = 0,
-    strict: bool = False,
-    max_accuracy_drop: float = 0.05,
-    allow_cpu_fallback: bool = False,
-    stages: Sequence[Stage | dict] = (),
-    distill: Distill | dict | None = None,
-    strategy: str = "default",
-    progress: bool | Progress = True,
-) -> BuildResult:
-    """Train a classifier on ``data`` and convert it for ``target``; see the README for each option.
+@dataclass(frozen=True)
+class Plan:
+    """What pre-flight settled: the configuration with every default resolved, and what it names."""
+
+    config: BuildConfig
+    profile: TargetProfile
+    weights: WeightsSpec
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.config.model.image_size
+
+    @property
+    def backbone(self) -> Backbone:
+        return self.config.model.backbone
+
+
+@dataclass(frozen=True)
+class Split:
+    train: LabelledImages
+    val: LabelledImages
+    # Everything read, with the skipped-file list for the report.
+    everything: LabelledImages
+
+
+@dataclass(frozen=True)
+class Trained:
+    model: Any
+    phases: list
+    scores: np.ndarray
+    accuracy: float
+    calibration: np.ndarray
+    distribution: Any
+    learned: list
+
+
+@dataclass(frozen=True)
+class Optimised:
+    model: Any
+    stage_results: list
+    scores: np.ndarray
+    # None without stages: nothing changed the trained model.
+    change: Change | None
+    # One per stage, each against the model the stage was given.
+    stage_changes: tuple[Change, ...] = ()
+
+
+def build(data: DataSource, config: BuildConfig | None = None, /, **options: Any) -> BuildResult:
+    """Train a classifier on ``data`` and convert it for the target; see the README for each option.
 
     ``data``: a folder with one sub-folder per class, ``(images, labels)`` arrays, or
-    a :class:`~edgekit.data.LabelledImages`. Raises :class:`~edgekit.errors.EdgekitError`
-    subclasses for anything the caller can fix, before training where possible.
+    a :class:`~edgekit.data.LabelledImages`. ``config``: a :class:`~edgekit.config.BuildConfig`
+    (e.g. from :func:`~edgekit.recipe.load_recipe`); ``options`` override it by name
+    (``target="edgetpu"``, ``epochs=10``, ``out="build/tpu"``). Raises
+    :class:`~edgekit.errors.EdgekitError` subclasses for anything the caller can fix,
+    before training where possible.
     """
-    started = time.perf_counter()
-    say = resolve(progress)
-    profile = load_target(target)
-    stages = [s if isinstance(s, (Prune, Cluster, QAT)) else stage_from_config(s) for s in stages]
-    validate_stages(stages)
-    if isinstance(distill, dict):
-        distill = Distill(**distill)
-    if distill is not None:
-        distill.validate()
-        if distill.teacher == "self" and not stages:
-            raise ConfigError("distillation from 'self' teaches the optimisation stages: give at least one stage")
-    backbone = _choice(Backbone, backbone, "backbone")
-    if weights is None:
-        weights = "none" if backbone == Backbone.SMALL_CNN else "imagenet"
-    weight_spec = WeightsSpec.parse(weights)
-    if isinstance(augment, dict):
-        augment = Augmentation(**{**augment, "flip": Flip(augment.get("flip", Flip.HORIZONTAL))})
-    augmentation = augment if isinstance(augment, Augmentation) else Augmentation.parse(augment)
-    config = TrainConfig(
-        epochs=epochs,
-        learning_rate=learning_rate,
-        fine_tune_epochs=fine_tune_epochs,
-        fine_tune_layers=fine_tune_layers,
-        fine_tune_learning_rate=fine_tune_learning_rate if fine_tune_learning_rate is not None else learning_rate / 10,
-        batch_size=batch_size,
-        dropout=dropout,
-        patience=patience,
-        cache_features=cache_features,
-    )
-    config.validate()
-    if not 0.0 <= max_accuracy_drop <= 1.0:
-        raise ConfigError(f"max_accuracy_drop must be in [0, 1], got {max_accuracy_drop}")
-    size = _image_size(image_size, backbone, weight_spec)
-    if not 0 < alpha <= 2:
-        raise ConfigError(f"alpha must be in (0, 2], got {alpha}")
-    if val_dir is None and not 0 < val_split < 1:
-        raise ConfigError(f"val_split must be between 0 and 1, got {val_split}")
-    recipe = {
-        "target": profile.id if profile.source.startswith("targets/") else profile.source,
-        "backbone": backbone.value,
-        "weights": str(weight_spec),
-        "image_size": list(size),
-        "alpha": alpha,
-        **dataclasses.asdict(config),
-        "val_split": val_split,
-        "val_dir": str(val_dir) if val_dir is not None else None,
-        "augment": {k: str(v) if isinstance(v, str) else v for k, v in dataclasses.asdict(augmentation).items()},
-        "seed": seed,
-        "strict": strict,
-        "max_accuracy_drop": max_accuracy_drop,
-        "allow_cpu_fallback": allow_cpu_fallback,
-        "distill": dataclasses.asdict(distill) if distill else None,
-        "stages": [stage_config(stage) for stage in stages],
-        "strategy": strategy,
-    }
+    config = (config if config is not None else BuildConfig()).replace(**options)
+    say = resolve(config.output.progress)
+    timings = Timings()
+    with timings.step("preflight"):
+        plan = preflight(data, config)
+    writes_output = is_chief(config.training.strategy)
+    with _work_folder(config.output.out, writes_output) as work:
+        from edgekit._tf import keras_module
+        from edgekit.models.strategy import make_strategy
 
-    writes_output = is_chief(strategy)
-    with contextlib.ExitStack() as stack:
-        if writes_output:
-            tmp = stack.enter_context(atomic_output_dir(out))
-        else:
-            # Another worker of a multiworker cluster: it trains and converts in step with
-            # the chief, which alone writes the output (out may be a shared folder).
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgekit-worker-")))
-        from edgekit._tf import keras_module, tensorflow
-        from edgekit.convert import to_tflite
-        from edgekit.data.pipeline import to_tf_dataset
-        from edgekit.inference import predict
-        from edgekit.models import build_backbone, build_classifier, train
-        from edgekit.models.head import head_phase, int8_head_phase
-        from edgekit.models.strategy import describe, make_strategy
-        from edgekit.models.training import epoch_shape
-        from edgekit.optimize.distill import distiller, load_teacher
-        from edgekit.optimize.run import run_stages
-        from edgekit.runtime import find_runtime
-
-        timings: dict[str, float] = {}
-        tick = time.perf_counter()
-        tf, keras = tensorflow(), keras_module()
+        keras = keras_module()
         # Fresh layer-name counters: a second build in one process (a pipeline building
         # for several targets) would otherwise name its layers conv0_1..., and the same
         # recipe would give different bytes.
         keras.backend.clear_session()
-        keras.utils.set_random_seed(seed)
-        distribution = make_strategy(strategy)
+        keras.utils.set_random_seed(config.training.seed)
+        distribution = make_strategy(config.training.strategy)
         # Every model built and compiled from here on lives under the strategy; the
         # scope closes before the output folder is published.
-        stack.enter_context(distribution.scope())
-        # Before the data: a missing download or a mismatched weights file fails in
-        # seconds, not after decoding thousands of images.
-        features = build_backbone(backbone, size, alpha=alpha, weights=weight_spec)
-        timings["backbone"] = time.perf_counter() - tick
+        with distribution.scope():
+            with timings.step("preflight"):
+                plan, features = probe_target(plan, say)
+            with timings.step("load_data"):
+                split = load_data(data, plan, say)
+            with timings.step("train"):
+                trained = train_model(features, split, plan, distribution, say)
+                keras_facts = _save_float_model(trained.model, work / "model.keras")
+            with timings.step("optimise"):
+                optimised = optimise(trained, split, plan, say)
+            with timings.step("convert"):
+                tflite_path = convert(optimised.model, plan, trained.calibration, work / "model.tflite", say)
+            with timings.step("verify"):
+                conversion, runtime = verify(tflite_path, optimised, split, plan, say)
+            with timings.step("check"):
+                target_check = check_target(tflite_path, plan, work, say)
+            with timings.step("write"):
+                report = write_outputs(work, build_report(
+                    plan, split, trained, optimised, conversion, target_check, keras_facts, tflite_path,
+                    runtime, timings), plan, split)
 
-        tick = time.perf_counter()
-        _preflight(features, profile, dropout, allow_cpu_fallback, say)
-        timings["preflight"] = time.perf_counter() - tick
-
-        tick = time.perf_counter()
-        train_data, val_data, all_data = _load_data(data, size, val_split, val_dir, seed, strict, say)
-        timings["load_data"] = time.perf_counter() - tick
-
-        tick = time.perf_counter()
-        model = build_classifier(features, len(train_data.class_names), dropout=dropout,
-                                 frozen_batchnorm=weight_spec.pretrained)
-        say.log(f"model: {backbone} ({weight_spec} weights) {size[0]}x{size[1]}, {model.count_params():,} parameters")
-        train_ds = to_tf_dataset(train_data, batch_size=batch_size, training=True, augmentation=augmentation, seed=seed)
-        val_ds = to_tf_dataset(val_data, batch_size=batch_size, training=False)
-        wrap = None
-        if distill is not None and distill.teacher != "self":
-            teacher = load_teacher(distill.teacher, train_data.class_names)
-            say.log(f"distilling from {distill.teacher} (temperature {distill.temperature:g}, alpha {distill.alpha:g})")
-            wrap = lambda student: distiller(student, teacher, distill)  # noqa: E731
-        # The teacher of a distillation needs the images, so its head phase is not cached.
-        head = None
-        if config.cache_features and wrap is None:
-            head = lambda: head_phase(model, train_data, val_data, config, augmentation, seed, say)  # noqa: E731
-        phases = train(model, train_ds, val_ds, config, pretrained=weight_spec.pretrained, progress=say,
-                       examples=len(train_data), wrap=wrap, head=head)
-        calibration = _calibration_images(train_data, profile.convert.representative_samples, seed)
-        # A pretrained backbone's features move under int8 post-training quantisation; the
-        # head learns the ones the .tflite computes. Stages and a teacher train the whole
-        # model after this point (QAT handles quantisation itself), so not with them.
-        if profile.convert.quantization == Quantization.INT8 and weight_spec.pretrained and not stages \
-                and distill is None:
-            phases.append(int8_head_phase(model, train_data, val_data, profile.convert, calibration, config, seed,
-                                          say))
-        timings["train"] = time.perf_counter() - tick
-
-        keras_scores = model.predict(val_ds, verbose=0)
-        keras_pred = keras_scores.argmax(axis=1)
-        keras_accuracy = float(np.mean(keras_pred == val_data.labels))
-        say.log(f"keras validation accuracy {keras_accuracy:.4f} on {len(val_data)} images")
-        learned = [{"after": "training", **_require_learned(keras_accuracy, val_data, "training", _TRAINING_ADVICE)}]
-        # The float model, before any stage: stages share its layers and change its weights.
-        keras_path = tmp / "model.keras"
-        model.save(keras_path)
-        keras_facts = file_facts(keras_path)
-
-        stage_results = []
-        if stages:
-            tick = time.perf_counter()
-            stage_wrap = None
-            if distill is not None and distill.teacher == "self":
-                teacher = keras.models.clone_model(model)
-                teacher.set_weights(model.get_weights())
-                teacher.trainable = False
-                stage_wrap = lambda student: distiller(student, teacher, distill)  # noqa: E731
-            model, stage_results = run_stages(
-                model, stages, train_ds, val_ds, val_data.labels,
-                shape=epoch_shape(len(train_data), batch_size), patience=patience,
-                progress=say, wrap=stage_wrap,
-                check=lambda accuracy, name: learned.append({"after": f"stage {name}", **_require_learned(
-                    accuracy, val_data, f"stage {name}", _STAGE_ADVICE)}))
-            timings["stages"] = time.perf_counter() - tick
-
-        tick = time.perf_counter()
-        say.log(f"converting for {profile.id}: {profile.convert.quantization}, "
-                f"{profile.convert.input_type} input, {profile.convert.output_type} output")
-        tflite_bytes = to_tflite(model, profile.convert, batch_size=profile.limits.batch_size,
-                                 representative=calibration)
-        tflite_path = tmp / "model.tflite"
-        tflite_path.write_bytes(tflite_bytes)
-        timings["convert"] = time.perf_counter() - tick
-
-        tick = time.perf_counter()
-        runtime = find_runtime()
-        say.log(f"verifying model.tflite with {runtime.name} {runtime.version} on {len(val_data)} validation images")
-        tflite_scores = predict(tflite_path, val_data.images, runtime=runtime)
-        tflite_pred = tflite_scores.argmax(axis=1)
-        # Scores compared within a tolerance, as well as argmax: a float16 conversion that
-        # flips a near-tie is fine, one that moves every score by 0.1 is not.
-        max_score_difference = float(np.max(np.abs(tflite_scores - keras_scores)))
-        tflite_accuracy = float(np.mean(tflite_pred == val_data.labels))
-        agreement = float(np.mean(tflite_pred == keras_pred))
-        timings["verify"] = time.perf_counter() - tick
-        say.log(f"tflite accuracy {tflite_accuracy:.4f}, top-1 agreement with keras {agreement:.4f}")
-        # Judged on accuracy, not agreement: an undertrained model's near-uniform scores
-        # flip their argmax under any rounding without the conversion being wrong.
-        if keras_accuracy - tflite_accuracy > max_accuracy_drop:
-            raise ConversionError(
-                f"{profile.convert.quantization} conversion lost {keras_accuracy - tflite_accuracy:.1%} accuracy "
-                f"(keras {keras_accuracy:.4f}, tflite {tflite_accuracy:.4f}; limit {max_accuracy_drop:.1%}); "
-                "more representative images or a quantization-friendlier backbone may help"
-            )
-        tick = time.perf_counter()
-        target_check = check(tflite_path, profile, compiled_dir=tmp, name="model.tflite")
-        timings["check"] = time.perf_counter() - tick
-        say.log(f"check: {target_check.summary()}")
-        _require_target(target_check, allow_cpu_fallback, "model.tflite")
-        if profile.limits.max_model_bytes and len(tflite_bytes) > profile.limits.max_model_bytes:
-            raise ConversionError(
-                f"model.tflite is {len(tflite_bytes):,} bytes, "
-                f"over {profile.id}'s limit of {profile.limits.max_model_bytes:,}"
-            )
-
-        tick = time.perf_counter()
-        (tmp / "labels.txt").write_text("".join(f"{name}\n" for name in train_data.class_names), encoding="utf-8")
-        timings["save"] = time.perf_counter() - tick
-
-        report = {
-            "edgekit_version": __version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "target": _target_summary(profile),
-            "recipe": recipe,
-            "data": _data_summary(all_data, train_data, val_data, val_dir),
-            "model": {
-                "backbone": backbone.value,
-                "weights": str(weight_spec),
-                "parameters": int(model.count_params()),
-                "input_size": list(size),
-            },
-            "training": {"phases": [dataclasses.asdict(p) for p in phases], "strategy": describe(distribution),
-                         "learned": learned},
-            "stages": [dataclasses.asdict(r) for r in stage_results],
-            "keras": {"accuracy": keras_accuracy, "file": "model.keras", **keras_facts},
-            "tflite": {
-                "file": "model.tflite",
-                "quantization": profile.convert.quantization.value,
-                "accuracy": tflite_accuracy,
-                "agreement": agreement,
-                "max_abs_score_difference": max_score_difference,
-                "accuracy_drop": keras_accuracy - tflite_accuracy,
-                "evaluated_on": len(val_data),
-                "runtime": f"{runtime.name} {runtime.version}",
-                **_io_summary(tflite_path, runtime),
-                **file_facts(tflite_path),
-            },
-            "weights": [k.to_dict() for k in kernel_stats(tflite_path)],
-            "check": target_check.to_dict(),
-            "versions": _versions(tf, keras, runtime),
-            "timings_seconds": {k: round(v, 2) for k, v in timings.items()},
-        }
-        report["wall_seconds"] = round(time.perf_counter() - started, 2)
-        (tmp / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        (tmp / "recipe.toml").write_text(dump_recipe(recipe), encoding="utf-8")
-
-    out = Path(out)
+    out = Path(config.output.out)
     if writes_output:
         say.log(f"wrote {out}/model.tflite ({report['tflite']['bytes']:,} bytes) in {report['wall_seconds']:.1f}s")
     else:
@@ -334,6 +169,296 @@ def build(
         report_path=out / "report.json",
         report=report,
     )
+
+
+def preflight(data: DataSource, config: BuildConfig) -> Plan:
+    """Every check that needs no TensorFlow, download or decode: the data and validation
+    folders, the output folder, the target, the weights file, the stages and the teacher.
+    Returns the plan with each default resolved (weights, image size, fine-tuning rate)."""
+    class_names = _check_data_source(data)
+    if config.data.val_dir is not None:
+        _check_folder(config.data.val_dir, "validation folder (--val-dir)")
+        scan_image_folder(config.data.val_dir, class_names)
+    check_output_dir(config.output.out)
+    profile = load_target(config.target.target)
+    is_chief(config.training.strategy)  # multiworker: TF_CONFIG must describe this worker
+    model = config.model
+    weights = WeightsSpec.parse(model.resolved_weights)
+    size = model.image_size
+    if size is None and weights.kind != WeightsKind.MODEL:
+        size = (DEFAULT_IMAGE_SIZE[model.backbone],) * 2
+    if size is not None:
+        check_request(model.backbone, size, alpha=model.alpha, weights=weights)
+    validate_stages(config.stages)
+    distill = config.distill
+    if distill is not None:
+        distill.validate()
+        if distill.teacher == "self" and not config.stages:
+            raise ConfigError("distillation from 'self' teaches the optimisation stages: give at least one stage")
+    resolved = config.replace(weights=str(weights), image_size=size,
+                              fine_tune_learning_rate=config.training.fine_tune_rate)
+    return Plan(config=resolved, profile=profile, weights=weights)
+
+
+def probe_target(plan: Plan, say: Progress) -> tuple[Plan, Any]:
+    """Build the backbone (the ImageNet download, or the weights file read) and convert the
+    untrained model once, so an impossible backbone/target pair fails in seconds rather
+    than after training. Returns the plan with a .keras backbone's own image size."""
+    from edgekit.models import build_backbone
+
+    model = plan.config.model
+    if model.image_size is None:
+        plan = dataclasses.replace(plan, config=plan.config.replace(
+            image_size=saved_model_image_size(plan.weights.path)))
+    features = build_backbone(model.backbone, plan.image_size, alpha=model.alpha, weights=plan.weights)
+    _probe_conversion(features, plan.profile, model.dropout, plan.config.target.allow_cpu_fallback, say)
+    return plan, features
+
+
+def load_data(data: DataSource, plan: Plan, say: Progress) -> Split:
+    """Decode and resize the images (or take the arrays) and split off validation."""
+    size, settings = plan.image_size, plan.config.data
+    if isinstance(data, LabelledImages):
+        everything = data if data.image_size == size else from_arrays(
+            data.images, data.labels, class_names=data.class_names, image_size=size)
+    elif isinstance(data, tuple):
+        everything = from_arrays(data[0], data[1], image_size=size)
+    else:
+        say.log(f"reading images from {data} at {size[0]}x{size[1]}")
+        everything = load_image_folder(
+            data, size, strict=settings.strict, progress=lambda done, total: say.count("decoded", done, total))
+    if settings.val_dir is None:
+        train_set, val = stratified_split(everything, settings.val_split, plan.config.training.seed)
+    else:
+        say.log(f"reading validation images from {settings.val_dir}")
+        train_set = everything
+        val = load_image_folder(settings.val_dir, size, strict=settings.strict, class_names=everything.class_names)
+        everything = dataclasses.replace(
+            everything, skipped=everything.skipped + val.skipped, ignored=everything.ignored + val.ignored)
+    for skipped in everything.skipped:
+        say.log(f"skipped {skipped.path}: {skipped.reason}")
+    say.log(f"{len(everything.class_names)} classes, {len(train_set)} training and {len(val)} validation images")
+    return Split(train_set, val, everything)
+
+
+def train_model(features: Any, split: Split, plan: Plan, distribution: Any, say: Progress) -> Trained:
+    """The classifier trained to convergence (head, fine-tuning or from scratch), checked to have learned."""
+    from edgekit.data.pipeline import to_tf_dataset
+    from edgekit.models import build_classifier, train
+    from edgekit.models.head import head_phase, int8_head_phase
+    from edgekit.optimize.distill import distiller, load_teacher
+
+    config, training = plan.config, plan.config.training
+    train_data, val_data = split.train, split.val
+    model = build_classifier(features, len(train_data.class_names), dropout=config.model.dropout,
+                             frozen_batchnorm=plan.weights.pretrained)
+    say.log(f"model: {plan.backbone} ({plan.weights} weights) {plan.image_size[0]}x{plan.image_size[1]}, "
+            f"{model.count_params():,} parameters")
+    train_ds = to_tf_dataset(train_data, batch_size=training.batch_size, training=True,
+                             augmentation=config.augment, seed=training.seed)
+    val_ds = to_tf_dataset(val_data, batch_size=training.batch_size, training=False)
+    wrap = None
+    distill = config.distill
+    if distill is not None and distill.teacher != "self":
+        teacher = load_teacher(distill.teacher, train_data.class_names)
+        say.log(f"distilling from {distill.teacher} (temperature {distill.temperature:g}, alpha {distill.alpha:g})")
+        wrap = lambda student: distiller(student, teacher, distill)  # noqa: E731
+    # The teacher of a distillation needs the images, so its head phase is not cached.
+    head = None
+    if training.cache_features and wrap is None:
+        head = lambda: head_phase(model, train_data, val_data, training, config.augment, training.seed, say)  # noqa: E731
+    phases = train(model, train_ds, val_ds, training, pretrained=plan.weights.pretrained, progress=say,
+                   examples=len(train_data), wrap=wrap, head=head)
+    calibration = _calibration_images(train_data, plan.profile.convert.representative_samples, training.seed)
+    # A pretrained backbone's features move under int8 post-training quantisation; the
+    # head learns the ones the .tflite computes. Stages and a teacher train the whole
+    # model after this point (QAT handles quantisation itself), so not with them.
+    if plan.profile.convert.quantization == Quantization.INT8 and plan.weights.pretrained and not config.stages \
+            and distill is None:
+        phases.append(int8_head_phase(model, train_data, val_data, plan.profile.convert, calibration, training,
+                                      training.seed, say))
+    scores = model.predict(val_ds, verbose=0)
+    accuracy = float(np.mean(scores.argmax(axis=1) == val_data.labels))
+    say.log(f"keras validation accuracy {accuracy:.4f} on {len(val_data)} images")
+    learned = [{"after": "training", **_require_learned(accuracy, val_data, "training", _TRAINING_ADVICE)}]
+    return Trained(model, phases, scores, accuracy, calibration, distribution, learned)
+
+
+def optimise(trained: Trained, split: Split, plan: Plan, say: Progress) -> Optimised:
+    """Run the stages (prune, cluster, QAT) on the trained model; the change they made
+    together is measured against the trained model and gated by ``max_stage_drop``."""
+    config = plan.config
+    if not config.stages:
+        return Optimised(trained.model, [], trained.scores, None)
+    from edgekit._tf import keras_module
+    from edgekit.data.pipeline import to_tf_dataset
+    from edgekit.models.training import epoch_shape
+    from edgekit.optimize.distill import distiller
+    from edgekit.optimize.run import run_stages
+
+    keras, training = keras_module(), config.training
+    train_ds = to_tf_dataset(split.train, batch_size=training.batch_size, training=True,
+                             augmentation=config.augment, seed=training.seed)
+    val_ds = to_tf_dataset(split.val, batch_size=training.batch_size, training=False)
+    stage_wrap = None
+    if config.distill is not None and config.distill.teacher == "self":
+        teacher = keras.models.clone_model(trained.model)
+        teacher.set_weights(trained.model.get_weights())
+        teacher.trainable = False
+        stage_wrap = lambda student: distiller(student, teacher, config.distill)  # noqa: E731
+    model, results = run_stages(
+        trained.model, config.stages, train_ds, val_ds, split.val.labels,
+        shape=epoch_shape(len(split.train), training.batch_size), patience=training.patience,
+        progress=say, wrap=stage_wrap,
+        check=lambda accuracy, name: trained.learned.append({"after": f"stage {name}", **_require_learned(
+            accuracy, split.val, f"stage {name}", _STAGE_ADVICE)}))
+    scores = model.predict(val_ds, verbose=0)
+    change = compare("stages", trained.scores, scores, split.val.labels, limit=config.target.max_stage_drop)
+    names = [stage.name for stage in config.stages]
+    say.log(f"stages {', '.join(names)}: validation accuracy {change.before:.4f} -> {change.after:.4f}")
+    require_stages_kept(change, names)
+    befores = [trained.accuracy] + [r.val_accuracy for r in results[:-1]]
+    each = tuple(Change(step=f"stage {r.name}", before=before, after=r.val_accuracy)
+                 for r, before in zip(results, befores))
+    return Optimised(model, results, scores, change, each)
+
+
+def convert(model: Any, plan: Plan, calibration: np.ndarray, path: Path, say: Progress) -> Path:
+    """The model converted as the target profile says, written to ``path``."""
+    from edgekit.convert import to_tflite
+
+    settings, limits = plan.profile.convert, plan.profile.limits
+    say.log(f"converting for {plan.profile.id}: {settings.quantization}, "
+            f"{settings.input_type} input, {settings.output_type} output")
+    data = to_tflite(model, settings, batch_size=limits.batch_size, representative=calibration)
+    if limits.max_model_bytes and len(data) > limits.max_model_bytes:
+        raise ConversionError(
+            f"model.tflite is {len(data):,} bytes, over {plan.profile.id}'s limit of {limits.max_model_bytes:,}")
+    path.write_bytes(data)
+    return path
+
+
+def verify(tflite_path: Path, optimised: Optimised, split: Split, plan: Plan, say: Progress) -> tuple[Change, Any]:
+    """The .tflite run on the validation images and judged against the Keras model it was
+    converted from (after any stages); gated by ``max_accuracy_drop``."""
+    from edgekit.inference import predict
+    from edgekit.runtime import find_runtime
+
+    runtime = find_runtime()
+    say.log(f"verifying {tflite_path.name} with {runtime.name} {runtime.version} on {len(split.val)} "
+            "validation images")
+    scores = predict(tflite_path, split.val.images, runtime=runtime)
+    change = compare("conversion", optimised.scores, scores, split.val.labels,
+                     limit=plan.config.target.max_accuracy_drop)
+    say.log(f"tflite accuracy {change.after:.4f}, top-1 agreement with keras {change.agreement:.4f}")
+    require_conversion_kept(change, str(plan.profile.convert.quantization))
+    return change, runtime
+
+
+def check_target(tflite_path: Path, plan: Plan, work: Path, say: Progress) -> Any:
+    """Op by op, where the .tflite runs on the target; fails on CPU fallback unless allowed."""
+    report = check(tflite_path, plan.profile, compiled_dir=work, name=tflite_path.name)
+    say.log(f"check: {report.summary()}")
+    _require_target(report, plan.config.target.allow_cpu_fallback, tflite_path.name)
+    return report
+
+
+def write_outputs(work: Path, report: dict, plan: Plan, split: Split) -> dict:
+    """labels.txt, report.json and recipe.toml beside the models; returns the report."""
+    write_labels(work / "labels.txt", split.train.class_names)
+    (work / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (work / "recipe.toml").write_text(dump_recipe(plan.config), encoding="utf-8")
+    return report
+
+
+def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimised, conversion: Change,
+                 target_check: Any, keras_facts: dict, tflite_path: Path, runtime: Any,
+                 timings: Timings) -> dict:
+    from edgekit._tf import keras_module, tensorflow
+    from edgekit.models.strategy import describe
+
+    config, profile = plan.config, plan.profile
+    changes = [*optimised.stage_changes, *(c for c in (optimised.change, conversion) if c is not None)]
+    report = {
+        "edgekit_version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "target": _target_summary(profile),
+        "recipe": recipe_dict(config),
+        "data": _data_summary(split, config.data.val_dir),
+        "model": {
+            "backbone": plan.backbone.value,
+            "weights": str(plan.weights),
+            "parameters": int(optimised.model.count_params()),
+            "input_size": list(plan.image_size),
+        },
+        "training": {"phases": [dataclasses.asdict(p) for p in trained.phases],
+                     "strategy": describe(trained.distribution), "learned": trained.learned},
+        "stages": [dataclasses.asdict(r) for r in optimised.stage_results],
+        "keras": {"accuracy": trained.accuracy, "file": "model.keras", **keras_facts},
+        # Each step against the model it was given: the stages against the trained model,
+        # the conversion against the model it converted.
+        "changes": [c.to_dict() for c in changes],
+        "tflite": {
+            "file": tflite_path.name,
+            "quantization": profile.convert.quantization.value,
+            "accuracy": conversion.after,
+            "agreement": conversion.agreement,
+            "max_abs_score_difference": conversion.max_abs_score_difference,
+            "accuracy_drop": conversion.drop,
+            "compared_with": "keras after stages" if optimised.change is not None else "keras",
+            "evaluated_on": len(split.val),
+            "runtime": f"{runtime.name} {runtime.version}",
+            **_io_summary(tflite_path, runtime),
+            **file_facts(tflite_path),
+        },
+        "weights": [k.to_dict() for k in kernel_stats(tflite_path)],
+        "check": target_check.to_dict(),
+        "versions": _versions(tensorflow(), keras_module(), runtime),
+        "timings_seconds": timings.rounded(),
+    }
+    report["wall_seconds"] = timings.wall()
+    return report
+
+
+@contextlib.contextmanager
+def _work_folder(out: str, writes_output: bool) -> Iterator[Path]:
+    if writes_output:
+        with atomic_output_dir(out) as work:
+            yield work
+    else:
+        # Another worker of a multiworker cluster: it trains and converts in step with
+        # the chief, which alone writes the output (out may be a shared folder).
+        with tempfile.TemporaryDirectory(prefix="edgekit-worker-") as scratch:
+            yield Path(scratch)
+
+
+def _save_float_model(model: Any, path: Path) -> dict:
+    # The float model, before any stage: stages share its layers and change its weights.
+    model.save(path)
+    return file_facts(path)
+
+
+def _check_data_source(data: Any) -> Sequence[str] | None:
+    """The class names of a folder, listed without decoding an image; None for arrays."""
+    if isinstance(data, LabelledImages):
+        return data.class_names
+    if isinstance(data, tuple):
+        if len(data) != 2:
+            raise ConfigError("array data must be a pair (images, labels)")
+        return None
+    if not isinstance(data, (str, Path)):
+        raise ConfigError(f"data must be a folder, an (images, labels) pair or LabelledImages, "
+                          f"not {type(data).__name__}")
+    names, _, _ = scan_image_folder(data)
+    return names
+
+
+def _check_folder(path: str | Path, what: str) -> None:
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{what} {path} does not exist")
+    if not path.is_dir():
+        raise DataError(f"{what} {path} is not a folder (it needs one sub-folder of images per class)")
 
 
 _TRAINING_ADVICE = (
@@ -351,12 +476,10 @@ def _require_learned(accuracy: float, val: LabelledImages, after: str, advice: s
     return result.to_dict()
 
 
-def _preflight(features: Any, profile: TargetProfile, dropout: float, allow_cpu_fallback: bool,
-               say: Progress) -> None:
+def _probe_conversion(features: Any, profile: TargetProfile, dropout: float, allow_cpu_fallback: bool,
+                      say: Progress) -> None:
     """Convert the untrained model once and check it, so an impossible backbone/target
     pair fails in seconds rather than after training."""
-    import tempfile
-
     from edgekit.convert import to_tflite
     from edgekit.models import build_classifier
 
@@ -381,54 +504,6 @@ def _require_target(report: Any, allow_cpu_fallback: bool, what: str) -> None:
     )
 
 
-def _choice(enum: Any, value: Any, what: str) -> Any:
-    try:
-        return enum(value)
-    except ValueError:
-        raise ConfigError(f"unknown {what} {value!r}: use one of {', '.join(m.value for m in enum)}") from None
-
-
-def _image_size(image_size: Any, backbone: Backbone, weights: WeightsSpec) -> tuple[int, int]:
-    if weights.kind == WeightsKind.MODEL:
-        from_model = saved_model_image_size(weights.path)
-        if image_size is None:
-            return from_model
-    if image_size is None:
-        side = DEFAULT_IMAGE_SIZE[backbone]
-        return side, side
-    size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
-    if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
-        raise ConfigError(f"image_size must be a positive int or (height, width), got {image_size!r}")
-    return size
-
-
-def _load_data(data, size, val_split, val_dir, seed, strict, say: Progress):
-    """(train, validation, everything read): the last carries the skipped-file list for the report."""
-    if isinstance(data, LabelledImages):
-        everything = data if data.image_size == size else from_arrays(
-            data.images, data.labels, class_names=data.class_names, image_size=size)
-    elif isinstance(data, tuple):
-        if len(data) != 2:
-            raise ConfigError("array data must be a pair (images, labels)")
-        everything = from_arrays(data[0], data[1], image_size=size)
-    else:
-        say.log(f"reading images from {data} at {size[0]}x{size[1]}")
-        everything = load_image_folder(
-            data, size, strict=strict, progress=lambda done, total: say.count("decoded", done, total))
-    if val_dir is None:
-        train_set, val = stratified_split(everything, val_split, seed)
-    else:
-        say.log(f"reading validation images from {val_dir}")
-        train_set = everything
-        val = load_image_folder(val_dir, size, strict=strict, class_names=everything.class_names)
-        everything = dataclasses.replace(
-            everything, skipped=everything.skipped + val.skipped, ignored=everything.ignored + val.ignored)
-    for skipped in everything.skipped:
-        say.log(f"skipped {skipped.path}: {skipped.reason}")
-    say.log(f"{len(everything.class_names)} classes, {len(train_set)} training and {len(val)} validation images")
-    return train_set, val, everything
-
-
 def _calibration_images(train: LabelledImages, count: int, seed: int) -> np.ndarray:
     # Drawn across the whole training split (not its first N files, which sort by class)
     # so every class contributes to the activation ranges.
@@ -437,7 +512,8 @@ def _calibration_images(train: LabelledImages, count: int, seed: int) -> np.ndar
     return train.images[np.sort(take)].astype(np.float32)
 
 
-def _data_summary(all_data: LabelledImages, train: LabelledImages, val: LabelledImages, val_dir) -> dict:
+def _data_summary(split: Split, val_dir: str | None) -> dict:
+    all_data, train, val = split.everything, split.train, split.val
     return {
         "source": all_data.root or "arrays",
         "validation": str(val_dir) if val_dir is not None else "stratified split",

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
 from edgekit._version import __version__
-from edgekit.errors import ConfigError, EdgekitError
-
-_BACKBONES = [
-    "small_cnn", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large",
-    "mobilenet_v3_small_minimalistic", "mobilenet_v3_large_minimalistic", "efficientnet_b0",
-]
+from edgekit.errors import ConfigError, EdgekitError, OptionError
+from edgekit.optimize.distill import Distill
+from edgekit.optimize.stages import CentroidInit, Cluster, Prune, Schedule
 
 
 def _fail(exc: EdgekitError) -> click.ClickException:
@@ -38,77 +36,88 @@ def cli() -> None:
     """
 
 
+def _config_options(command: Any) -> Any:
+    """One click option per BuildConfig option, with its default and help text from there."""
+    import dataclasses
+
+    from edgekit.config import BuildConfig
+    from edgekit.tables import hints
+
+    config = BuildConfig()
+    sections = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    params = []
+    for name, value, f in config.options():
+        if not f.metadata.get("cli") or "help" not in f.metadata:
+            continue
+        owner = next((s for s in sections.values() if dataclasses.is_dataclass(s)
+                      and name in {g.name for g in dataclasses.fields(s)}), config)
+        hint = hints(type(owner))[name] if owner is not config else hints(BuildConfig)[name]
+        flag = "--" + name.replace("_", "-")
+        names = [flag] + ([f.metadata["short"]] if "short" in f.metadata else [])
+        kwargs: dict[str, Any] = {"help": f.metadata["help"]}
+        if hint is bool:
+            names = [f"{flag}/--no-{flag[2:]}"] + names[1:]
+            kwargs.update(default=value, show_default=True)
+        else:
+            kwargs.update(type=_click_type(hint), default=_shown(value), show_default=value is not None)
+        params.append(click.Option(names, **kwargs))
+    # After DATA, before the stage shortcuts and the run flags.
+    command.params[1:1] = params
+    return command
+
+
+def _click_type(hint: Any) -> Any:
+    import types
+    import typing
+
+    from edgekit._compat import StrEnum
+
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(hint) if a is not type(None)]
+        hint = inner[0]
+    if isinstance(hint, type) and issubclass(hint, StrEnum):
+        return click.Choice([m.value for m in hint])
+    if typing.get_origin(hint) is tuple:  # image_size: one side of a square
+        return click.INT
+    return {int: click.INT, float: click.FLOAT}.get(hint, click.STRING)
+
+
+def _shown(value: Any) -> Any:
+    from edgekit._compat import StrEnum
+    from edgekit.data.augment import Augmentation
+
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, Augmentation):
+        return "none" if not value.enabled else "default"
+    return value
+
+
+def _default(cls: Any, name: str) -> Any:
+    value = cls.__dataclass_fields__[name].default
+    return getattr(value, "value", value)
+
+
 @cli.command()
 @click.argument("data", type=click.Path(path_type=str))
-@click.option("--target", "-t", default="cpu", show_default=True,
-              help="Target profile id (see `edgekit targets`) or a path to a .toml profile.")
-@click.option("--out", "-o", default="build", show_default=True, type=click.Path(path_type=str),
-              help="Output folder: model.tflite, model.keras, labels.txt, report.json. Replaced atomically.")
-@click.option("--backbone", "-b", type=click.Choice(_BACKBONES), default="mobilenet_v2", show_default=True,
-              help="Feature extractor; small_cnn is for thumbnails (8-64 px).")
-@click.option("--weights", "-w", default=None,
-              help="Backbone weights: imagenet (Keras download, cached in ~/.keras/models), none, "
-                   "a .h5 weights file of the backbone, or a .keras model to reuse as backbone "
-                   "[default: imagenet; none for small_cnn].")
-@click.option("--image-size", type=int, default=None,
-              help="Square input size in pixels [default: 224, or 32 for small_cnn].")
-@click.option("--alpha", type=float, default=1.0, show_default=True, help="Width multiplier of the backbone.")
-@click.option("--epochs", type=int, default=40, show_default=True,
-              help="Most epochs of the head phase (the only phase with --weights none); early stopping "
-                   "usually ends it sooner. An epoch is one pass, or whole passes of at least 25 steps.")
-@click.option("--fine-tune-epochs", type=int, default=20, show_default=True,
-              help="Most epochs fine-tuning the backbone's top layers (added to --epochs with --weights none).")
-@click.option("--fine-tune-layers", type=int, default=20, show_default=True,
-              help="How many of the backbone's top layers to fine-tune (BatchNorm stays frozen).")
-@click.option("--learning-rate", type=float, default=1e-3, show_default=True,
-              help="Adam's starting rate for the head phase (or the only phase from scratch); cut by 0.3 "
-                   "when validation loss stalls.")
-@click.option("--fine-tune-learning-rate", type=float, default=None,
-              help="Starting rate of the fine-tuning phase [default: learning rate / 10].")
-@click.option("--batch-size", type=int, default=32, show_default=True, help="Training images per step.")
-@click.option("--dropout", type=float, default=0.2, show_default=True,
-              help="Dropout before the classifier, during training only.")
-@click.option("--patience", type=int, default=6, show_default=True,
-              help="Early stopping: epochs without validation gain (0 runs every epoch); each phase "
-                   "and stage ends on its best epoch's weights. Stages use half of it.")
-@click.option("--cache-features/--no-cache-features", default=True, show_default=True,
-              help="With a pretrained backbone, train the head on backbone features computed once "
-                   "(plus augmented copies) instead of running the frozen backbone every epoch.")
-@click.option("--val-split", type=float, default=0.2, show_default=True,
-              help="Fraction of each class held out for validation (stratified, seeded).")
-@click.option("--val-dir", type=click.Path(path_type=str), default=None,
-              help="A separate validation folder with the same class sub-folders (replaces --val-split).")
-@click.option("--augment", default="none", show_default=True,
-              help="none; default (horizontal flip, rotation 0.05, zoom, translation and contrast 0.1); "
-                   "or overrides of default like 'flip=none,rotation=0.1,noise=4' "
-                   "(flip, rotation, zoom, translation, contrast, noise). Training images only.")
-@click.option("--seed", type=int, default=0, show_default=True,
-              help="Seeds the split, shuffling, augmentation and initial weights: the same seed gives the "
-                   "same model, byte for byte.")
-@click.option("--strict", is_flag=True, help="Stop on an unreadable image instead of skipping it.")
-@click.option("--max-accuracy-drop", type=float, default=0.05, show_default=True,
-              help="Fail when the .tflite's validation accuracy is this much below the Keras model's.")
-@click.option("--allow-cpu-fallback", is_flag=True,
-              help="Accept a model that runs partly on the CPU instead of failing (see `edgekit check`).")
 @click.option("--prune", "prune", default=None, metavar="SPARSITY|M:N",
               help="Pruning stage: target sparsity (0.5) or structured m-by-n sparsity (2:4).")
-@click.option("--prune-schedule", type=click.Choice(["polynomial", "constant"]), default="polynomial",
-              show_default=True)
+@click.option("--prune-schedule", type=click.Choice([m.value for m in Schedule]), default=_default(Prune, "schedule"),
+              show_default=True, help="How sparsity rises during the pruning stage.")
 @click.option("--cluster", "cluster", type=int, default=None, metavar="N",
               help="Clustering stage: N shared weight values (keeps pruning's zeros).")
-@click.option("--cluster-init", type=click.Choice(["kmeans++", "linear", "density"]), default="kmeans++",
-              show_default=True)
+@click.option("--cluster-init", type=click.Choice([m.value for m in CentroidInit]),
+              default=_default(Cluster, "init"),
+              show_default=True, help="How the clustering stage places its first centroids.")
 @click.option("--qat", is_flag=True,
               help="Quantisation-aware training stage (PQAT/CQAT/PCQAT after pruning/clustering).")
 @click.option("--distill-from", default=None, metavar="MODEL.keras|self",
               help="Teacher for knowledge distillation: a .keras classifier, or 'self' (the float model "
                    "teaches the optimisation stages).")
-@click.option("--distill-temperature", type=float, default=4.0, show_default=True)
-@click.option("--distill-alpha", type=float, default=0.1, show_default=True,
+@click.option("--distill-temperature", type=float, default=_default(Distill, "temperature"), show_default=True,
+              help="Softmax temperature of the teacher's and the student's scores.")
+@click.option("--distill-alpha", type=float, default=_default(Distill, "alpha"), show_default=True,
               help="Weight of the label loss; the rest matches the teacher.")
-@click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
-              show_default=True,
-              help="tf.distribute strategy: mirrored uses every local GPU; multiworker reads TF_CONFIG.")
 @click.option("--recipe", type=click.Path(path_type=str), default=None,
               help="A recipe .toml with these options and [[stages]]; flags given here override it.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
@@ -116,39 +125,47 @@ def cli() -> None:
 @click.pass_context
 def build(ctx: click.Context, data: str, quiet: bool, as_json: bool, prune: str | None, prune_schedule: str,
           cluster: int | None, cluster_init: str, qat: bool, distill_from: str | None, distill_temperature: float,
-          distill_alpha: float, recipe: str | None, **options) -> None:
+          distill_alpha: float, recipe: str | None, **options: Any) -> None:
     """Train a classifier on DATA and convert it for a target.
 
     DATA is a folder with one sub-folder of images per class (jpg, png, bmp, gif,
     webp). Before training, the untrained model is converted and checked against the
     target, so an impossible backbone/target pair fails in seconds. The .tflite is run
-    on the validation images and its accuracy and agreement with the Keras model are
-    reported, with the op-by-op target check. Progress goes to stderr.
+    on the validation images and judged against the Keras model it was converted
+    from; the optimisation stages are judged against the trained model. Progress goes
+    to stderr.
     """
     import edgekit
+    from edgekit.config import BuildConfig
     from edgekit.recipe import load_recipe
 
     try:
+        config = load_recipe(recipe) if recipe is not None else BuildConfig()
+        # Flags typed on this command line win over the recipe; defaults do not.
+        given = {k: v for k, v in options.items()
+                 if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
         stages = _stages_from_flags(prune, prune_schedule, cluster, cluster_init, qat)
-        if recipe is not None:
-            given = load_recipe(recipe)
-            # Flags typed on this command line win over the recipe; defaults do not.
-            explicit = {k: v for k, v in options.items()
-                        if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
-            options = {**{k: v for k, v in options.items() if k not in given}, **given, **explicit}
-            if stages:
-                options["stages"] = stages
-        elif stages:
-            options["stages"] = stages
+        if stages:
+            given["stages"] = stages
         if distill_from is not None:
-            options["distill"] = {"teacher": distill_from, "temperature": distill_temperature, "alpha": distill_alpha}
-        result = edgekit.build(data, progress=not quiet, **options)
+            given["distill"] = {"teacher": distill_from, "temperature": distill_temperature, "alpha": distill_alpha}
+        try:
+            config = config.replace(**given, progress=not quiet)
+        except OptionError as exc:
+            # A value typed as a flag is named as the flag the user typed.
+            if exc.key.split(".")[0] not in given:
+                raise
+            raise ConfigError(f"--{exc.key.replace('_', '-')} {exc.problem}") from None
+        result = edgekit.build(data, config)
     except EdgekitError as exc:
         raise _fail(exc) from None
     if as_json:
         click.echo(json.dumps(result.report, indent=2))
     elif not quiet:
         click.echo(summary(result.report, str(result.out)))
+
+
+_config_options(build)
 
 
 def _stages_from_flags(prune: str | None, schedule: str, cluster: int | None, init: str, qat: bool) -> list[dict]:
@@ -177,8 +194,7 @@ def summary(report: dict, out: str) -> str:
         f"{lite['output']['dtype']} out)",
         f"data      {len(data['classes'])} classes, {data['train_images']} train / {data['validation_images']} "
         f"validation images, {len(data['skipped'])} skipped",
-        f"accuracy  keras {keras['accuracy']:.4f}  tflite {lite['accuracy']:.4f}  "
-        f"agreement {lite['agreement']:.4f}",
+        *_accuracy_lines(report),
         f"size      model.tflite {lite['bytes']:,} bytes ({lite['gzip_bytes']:,} gzipped), "
         f"model.keras {keras['bytes']:,} bytes",
         *[f"stage     {st['name']}: validation accuracy {st['val_accuracy']:.4f}"
@@ -188,6 +204,23 @@ def summary(report: dict, out: str) -> str:
         f"output    {out}/  ({report['wall_seconds']:.1f}s)",
     ]
     return "\n".join(lines)
+
+
+def _accuracy_lines(report: dict) -> list[str]:
+    """Each step against the model it was given: stages against training, tflite against its source."""
+    keras, lite = report["keras"], report["tflite"]
+    changes = {c["step"]: c for c in report.get("changes", [])}
+    stages = changes.get("stages")
+    if stages is None:
+        return [f"accuracy  keras {keras['accuracy']:.4f}  tflite {lite['accuracy']:.4f}  "
+                f"agreement {lite['agreement']:.4f}"]
+    conversion = changes["conversion"]
+    return [
+        f"accuracy  keras {keras['accuracy']:.4f}  after stages {stages['after']:.4f}  tflite {lite['accuracy']:.4f}  "
+        f"agreement {lite['agreement']:.4f} (with the staged model)",
+        f"drops     stages {stages['drop']:+.4f} (limit {stages['limit']:.4f})  "
+        f"conversion {conversion['drop']:+.4f} (limit {conversion['limit']:.4f})",
+    ]
 
 
 @cli.command()
@@ -246,9 +279,12 @@ def check(model: str, target: str, as_json: bool, no_compile: bool, compiled_dir
 
 @cli.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(path_type=str))
-@click.option("--threads", type=int, default=1, show_default=True, help="CPU threads of the runtime.")
-@click.option("--runs", type=int, default=100, show_default=True, help="Timed runs after the warm-up.")
-@click.option("--warmup", type=int, default=10, show_default=True, help="Untimed runs first.")
+@click.option("--target", "-t", default=None,
+              help="Take threads, warm-up, runs, delegate, device and accelerator from this target profile's "
+                   "[profile] section (an id or a .toml path); flags given here override it.")
+@click.option("--threads", type=int, default=None, help="CPU threads of the runtime [default: 1, or the target's].")
+@click.option("--runs", type=int, default=None, help="Timed runs after the warm-up [default: 100, or the target's].")
+@click.option("--warmup", type=int, default=None, help="Untimed runs first [default: 10, or the target's].")
 @click.option("--duration", type=float, default=None, help="Run for this many seconds instead of --runs.")
 @click.option("--delegate", default=None, help="edgetpu (libedgetpu.so.1) or a path to a delegate library.")
 @click.option("--device", default=None, help="Edge TPU device: usb, usb:N or pci:N.")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import gzip
 import hashlib
+import os
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -45,6 +48,23 @@ def write_labels(path: str | Path, names: Sequence[str]) -> None:
     Path(path).write_text("".join(f"{name}\n" for name in names), encoding="utf-8")
 
 
+def check_output_dir(out: str | Path) -> None:
+    """Refuse an output that is a file, a folder of something else, or in an unwritable place."""
+    out = Path(out)
+    if out.exists() or out.is_symlink():
+        if not out.is_dir():
+            raise ConfigError(f"output {out} exists and is not a folder: choose another --out")
+        if any(out.iterdir()) and not (out / _OUTPUT_MARKER).is_file():
+            raise ConfigError(f"output folder {out} is not empty and holds no edgekit build: choose another --out")
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"output {out}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"output {out}: cannot write in {parent}")
+
+
 @contextmanager
 def atomic_output_dir(out: str | Path) -> Iterator[Path]:
     """Yield a fresh temporary folder beside ``out``; on success it replaces ``out``.
@@ -54,22 +74,54 @@ def atomic_output_dir(out: str | Path) -> Iterator[Path]:
     output is refused rather than deleted.
     """
     out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise ConfigError(f"output {out} exists and is not a folder")
-        if any(out.iterdir()) and not (out / _OUTPUT_MARKER).is_file():
-            raise ConfigError(f"output folder {out} is not empty and holds no edgekit build: choose another --out")
+    _restore_interrupted(out)
+    check_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         yield tmp
-        if out.exists():
+        if not out.exists():
+            tmp.rename(out)
+        elif _exchange(tmp, out):
+            shutil.rmtree(tmp, ignore_errors=True)  # now the previous output
+        else:
+            # No atomic exchange here: the old folder is set aside under a name that the
+            # next build restores from if this process dies between the two renames.
             old = out.with_name(f".{out.name}.old-{tmp.name.rsplit('-', 1)[-1]}")
             out.rename(old)
             tmp.rename(out)
             shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+# renameat2(2), Linux 3.15+: "RENAME_EXCHANGE: Atomically exchange oldpath and newpath.
+# Both pathnames must exist but may be of different types" (man 2 rename).
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two folders in one step; False where the system cannot."""
+    if sys.platform != "linux":
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    done = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    return done == 0
+
+
+def _restore_interrupted(out: Path) -> None:
+    """A build that died between setting the old output aside and renaming the new one
+    in left only ``.NAME.old-*``: put it back before anything else."""
+    if out.exists() or not out.parent.is_dir():
+        return
+    for old in sorted(out.parent.glob(f".{out.name}.old-*")):
+        if (old / _OUTPUT_MARKER).is_file():
+            old.rename(out)
+            return

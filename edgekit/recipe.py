@@ -1,7 +1,8 @@
-"""Recipes: the options of a build written down (TOML), so any build can be replayed exactly.
+"""Recipes: a :class:`~edgekit.config.BuildConfig` written down as TOML, so any build can be replayed.
 
-A recipe holds the keyword options of :func:`edgekit.build` at its top level and the
-optimisation stages as ``[[stages]]`` tables, e.g.::
+A recipe holds the options by their flat names at its top level, augmentation and
+distillation as ``[augment]`` and ``[distill]`` tables, and the optimisation stages
+as ``[[stages]]`` tables, e.g.::
 
     backbone = "small_cnn"
     image_size = 32
@@ -14,52 +15,63 @@ optimisation stages as ``[[stages]]`` tables, e.g.::
     [[stages]]
     kind = "qat"
 
-Every build writes its effective recipe to ``recipe.toml`` beside the model.
+Every build writes its effective recipe to ``recipe.toml`` beside the model. Options
+that describe one run (the output folder, a separate validation folder) are not part
+of a recipe.
 """
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
-from edgekit._compat import tomllib
+from edgekit._compat import StrEnum, tomllib
+from edgekit.config import BuildConfig, option_fields
 from edgekit.errors import ConfigError
-
-# build() options that describe the run, not the model: never part of a recipe.
-_NOT_RECIPE = {"data", "out", "progress"}
+from edgekit.optimize.stages import stage_config
+from edgekit.targets import TargetProfile
 
 
 def recipe_keys() -> set[str]:
-    from edgekit.builder import build
-
-    return set(inspect.signature(build).parameters) - _NOT_RECIPE
+    return {name for name, f in option_fields().items() if f.metadata.get("recipe", True)}
 
 
-def load_recipe(path: str | Path) -> dict:
-    """Read a recipe into build() keyword options, rejecting unknown keys by name."""
+def load_recipe(path: str | Path, base: BuildConfig | None = None) -> BuildConfig:
+    """The recipe at ``path`` over ``base`` (the defaults); errors name the file and the key."""
     path = Path(path)
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"recipe {path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"recipe {path}: is a folder, not a .toml file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"recipe {path}: not valid TOML: {exc}") from None
     known = recipe_keys()
     unknown = sorted(set(table) - known)
     if unknown:
-        raise ConfigError(f"recipe {path}: unknown option {unknown[0]!r} (known: {', '.join(sorted(known))})")
-    stages = table.get("stages", [])
-    if not isinstance(stages, list) or not all(isinstance(s, dict) for s in stages):
-        raise ConfigError(f"recipe {path}: stages must be [[stages]] tables")
-    if "image_size" in table and isinstance(table["image_size"], list):
-        table["image_size"] = tuple(table["image_size"])
-    return table
+        raise ConfigError(f"recipe {path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    try:
+        return (base or BuildConfig()).replace(**table)
+    except ConfigError as exc:
+        raise ConfigError(f"recipe {path}: {exc}") from None
 
 
-def dump_recipe(recipe: dict) -> str:
-    """TOML text for a recipe dict (scalars, lists, tables and [[stages]])."""
+def recipe_dict(config: BuildConfig) -> dict:
+    """The recipe options of ``config`` as plain TOML-able values, in recipe order."""
+    recipe: dict[str, Any] = {}
+    for name, value, f in config.options():
+        if not f.metadata.get("recipe", True):
+            continue
+        recipe[name] = _plain(value, name)
+    return recipe
+
+
+def dump_recipe(config: BuildConfig) -> str:
+    """TOML text for ``config``'s recipe: scalars first, then tables, then [[stages]]."""
+    recipe = recipe_dict(config)
     lines = ["# edgekit recipe: replay with  edgekit build DATA --recipe recipe.toml", ""]
     tables = []
     for key, value in recipe.items():
@@ -77,6 +89,21 @@ def dump_recipe(recipe: dict) -> str:
         tables.append("\n[[stages]]")
         tables.extend(f"{k} = {_value(v)}" for k, v in stage.items() if v is not None)
     return "\n".join(lines + tables) + "\n"
+
+
+def _plain(value: Any, name: str) -> Any:
+    if name == "stages":
+        return [stage_config(stage) for stage in value]
+    if isinstance(value, TargetProfile):
+        # A shipped profile by its id; a user's by the file it came from, which replays it.
+        return value.id if value.shipped or not value.source else value.source
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name), f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, StrEnum):
+        return str(value)
+    if isinstance(value, tuple):
+        return list(value)
+    return value
 
 
 def _value(value: Any) -> str:

@@ -26,13 +26,8 @@ def main(data: str, out: str) -> int:
     assets.mkdir(parents=True, exist_ok=True)
     for target in ("cpu", "edgetpu"):
         try:
-            result = edgekit.build(
-                data,
-                target=target,
-                out=Path(out) / target,
-                **load_recipe(RECIPE),
-                progress=False,
-            )
+            # The recipe, with this step's target and output folder over it.
+            result = edgekit.build(data, load_recipe(RECIPE), target=target, out=Path(out) / target, progress=False)
         except edgekit.EdgekitError as exc:
             print(f"{target}: build failed: {exc}", file=sys.stderr)
             return 1

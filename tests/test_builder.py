@@ -10,13 +10,13 @@ from edgekit.recipe import load_recipe
 from tests.conftest import REPO, write_digits
 
 # The sample's recipe, as `make demo` builds it.
-DIGITS_RECIPE = dict(load_recipe(REPO / "samples" / "digits.toml"), progress=False)
+DIGITS_RECIPE = load_recipe(REPO / "samples" / "digits.toml").replace(progress=False)
 
 
 @pytest.mark.slow
 def test_digits_edgetpu_build_is_accurate_and_int8_keeps_it(digits_dir, tmp_path):
     out = tmp_path / "tpu"
-    result = edgekit.build(digits_dir, target="edgetpu", out=out, **DIGITS_RECIPE)
+    result = edgekit.build(digits_dir, DIGITS_RECIPE, target="edgetpu", out=out)
     report = json.loads((out / "report.json").read_text())
     assert report == json.loads(json.dumps(result.report))
 
@@ -98,7 +98,7 @@ def test_arrays_build_for_gpu_is_float16_and_verified(tmp_path):
 
 
 def test_bad_options_fail_before_any_output(tmp_path, small_digits_dir):
-    with pytest.raises(edgekit.ConfigError, match="unknown backbone 'resnet'"):
+    with pytest.raises(edgekit.ConfigError, match="'backbone' is 'resnet'; use one of"):
         edgekit.build(small_digits_dir, out=tmp_path / "o", backbone="resnet", progress=False)
     with pytest.raises(edgekit.ConfigError, match="nothing would be trained"):
         edgekit.build(small_digits_dir, out=tmp_path / "o", weights="none", epochs=0, fine_tune_epochs=0,
@@ -144,3 +144,51 @@ def test_cpu_fallback_can_be_allowed_and_is_reported(tmp_path, small_digits_dir)
     assert check["target"] == "float-tpu" and not check["fully_supported"]
     assert any((op["reason"] or "").startswith("not quantised") for op in check["ops"])
     assert result.report["recipe"]["allow_cpu_fallback"] is True
+
+
+def test_a_recipe_with_python_overrides_replays_and_records_only_what_replays(tmp_path, small_digits_dir):
+    """build(data, config, **overrides) from Python, a user's target file recorded by
+    its path, a separate validation folder left out of the recipe."""
+    import shutil
+
+    from edgekit.recipe import load_recipe
+
+    (tmp_path / "targets").mkdir()
+    (tmp_path / "targets" / "cpu.toml").write_text('inherits = "cpu"\n[profile]\nthreads = 2\n')
+    val = tmp_path / "val"
+    shutil.copytree(small_digits_dir, val)
+    recipe = tmp_path / "base.toml"
+    recipe.write_text('backbone = "small_cnn"\nimage_size = 16\nepochs = 3\nmax_accuracy_drop = 1.0\n')
+    first = edgekit.build(small_digits_dir, load_recipe(recipe), target=str(tmp_path / "targets" / "cpu.toml"),
+                          val_dir=val, out=tmp_path / "first", progress=False)
+    recorded = (first.out / "recipe.toml").read_text()
+    assert f'target = "{tmp_path / "targets" / "cpu.toml"}"' in recorded
+    assert "val_dir" not in recorded and first.report["data"]["validation"] == str(val)
+    assert first.report["target"]["id"] == "cpu" and first.report["target"]["profile"]["threads"] == 2
+
+    replay = edgekit.build(small_digits_dir, load_recipe(first.out / "recipe.toml"), out=tmp_path / "replay",
+                           progress=False)
+    assert (replay.out / "recipe.toml").read_text() == recorded
+    assert replay.report["target"]["profile"]["threads"] == 2
+    assert replay.report["data"]["validation"] == "stratified split"
+
+
+def test_preflight_alone_resolves_the_defaults_and_needs_no_tensorflow(small_digits_dir, tmp_path):
+    import subprocess
+    import sys
+
+    code = f"""
+import sys
+from edgekit.builder import preflight
+from edgekit.config import BuildConfig
+plan = preflight({str(small_digits_dir)!r}, BuildConfig().replace(backbone="small_cnn", target="edgetpu",
+                                                                 out={str(tmp_path / "o")!r}))
+assert plan.weights.kind.value == "none" and plan.image_size == (32, 32), plan
+assert plan.config.training.fine_tune_learning_rate == plan.config.training.learning_rate / 10
+assert plan.profile.id == "edgetpu"
+assert "tensorflow" not in sys.modules
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "ok", done.stderr
+    assert not (tmp_path / "o").exists()

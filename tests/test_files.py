@@ -1,4 +1,5 @@
 import gzip
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,47 @@ def test_foreign_folder_is_never_replaced(tmp_path):
         with atomic_output_dir(out):
             pass
     assert (out / "holiday.jpg").exists()
+
+
+def test_a_previous_build_is_swapped_out_in_one_step(tmp_path, monkeypatch):
+    """The new folder takes the old one's place by one exchange: at no moment is there
+    no output folder, and no second rename is attempted."""
+    import edgekit.files as files
+
+    out = tmp_path / "out"
+    with files.atomic_output_dir(out) as work:
+        (work / "report.json").write_text("old")
+    renames = []
+    real_rename = Path.rename
+    monkeypatch.setattr(Path, "rename", lambda self, target: renames.append((self, target)) or real_rename(
+        self, target))
+    with files.atomic_output_dir(out) as work:
+        (work / "report.json").write_text("new")
+    assert (out / "report.json").read_text() == "new"
+    assert renames == []  # renameat2's exchange, not rename-aside then rename-in
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_build_interrupted_between_two_renames_is_restored_first(tmp_path):
+    """Where the exchange is not available the old output is set aside first; if the
+    process dies there, the next build puts it back before anything else."""
+    from edgekit.files import atomic_output_dir
+
+    aside = tmp_path / ".out.old-abc123"
+    aside.mkdir()
+    (aside / "report.json").write_text("previous")
+    with pytest.raises(RuntimeError), atomic_output_dir(tmp_path / "out"):
+        raise RuntimeError("this build fails too")
+    assert (tmp_path / "out" / "report.json").read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_labels_are_read_one_per_line_without_blanks(tmp_path):
+    from edgekit.files import read_labels, write_labels
+
+    write_labels(tmp_path / "labels.txt", ["cat", "dog"])
+    (tmp_path / "padded.txt").write_text("cat\n\n  dog  \n")
+    assert read_labels(tmp_path / "labels.txt") == read_labels(tmp_path / "padded.txt") == ["cat", "dog"]
+    (tmp_path / "empty.txt").write_text("\n")
+    with pytest.raises(ConfigError, match="empty.txt is empty"):
+        read_labels(tmp_path / "empty.txt")

@@ -35,7 +35,7 @@ from edgekit.data.dataset import load_image_folder, stratified_split
 from edgekit.recipe import load_recipe
 
 HERE = Path(__file__).resolve().parent
-BASE = dict(load_recipe(HERE.parent / "samples" / "digits.toml"), patience=0, progress=False, max_accuracy_drop=1.0)
+BASE = load_recipe(HERE.parent / "samples" / "digits.toml").replace(patience=0, progress=False, max_accuracy_drop=1.0)
 PRUNE, CLUSTER, QAT = {"kind": "prune", "sparsity": 0.5}, {"kind": "cluster", "clusters": 16}, {"kind": "qat"}
 ALL_LAYERS = {"exclude_first_conv": False, "exclude_last_dense": False}
 RECIPES = [
@@ -62,7 +62,7 @@ def split_folders(data: Path, root: Path) -> tuple[Path, Path]:
 
 
 def edgekit_row(name, train, val, target, stages, seed, out) -> dict:
-    result = edgekit.build(train, val_dir=val, target=target, out=out, stages=stages, **dict(BASE, seed=seed))
+    result = edgekit.build(train, BASE, val_dir=val, target=target, out=out, stages=stages, seed=seed)
     lite = result.report["tflite"]
     print(f"built {name} (seed {seed}): tflite accuracy {lite['accuracy']:.4f}, gzip {lite['gzip_bytes']:,}",
           flush=True)
@@ -72,7 +72,7 @@ def edgekit_row(name, train, val, target, stages, seed, out) -> dict:
 
 def direct_row(name, train, val, layers, seed, out) -> dict:
     run = subprocess.run([sys.executable, str(HERE / "plain_tfmot_pcqat.py"), str(train), str(val), "--epochs",
-                          str(BASE["epochs"]), "--seed", str(seed), "--layers", layers, "--out", str(out)],
+                          str(BASE.training.epochs), "--seed", str(seed), "--layers", layers, "--out", str(out)],
                          capture_output=True, text=True)
     if run.returncode:
         sys.exit(f"plain_tfmot_pcqat.py failed:\n{run.stderr[-3000:]}")

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgekit._compat import StrEnum
-from edgekit.errors import ConfigError
+from edgekit.errors import ConfigError, OptionError
+from edgekit.tables import check_fields
 
 
 class Flip(StrEnum):
@@ -32,6 +33,15 @@ class Augmentation:
     translation: float = 0.1
     contrast: float = 0.1
     noise: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "noise" and value < 0:
+                raise OptionError(f.name, f"must be >= 0, got {value}")
+            if f.name not in ("flip", "noise") and not 0 <= value < 1:
+                raise OptionError(f.name, f"must be in [0, 1), got {value}")
 
     @property
     def enabled(self) -> bool:

@@ -61,20 +61,12 @@ class LabelledImages:
         )
 
 
-def load_image_folder(
-    root: str | Path,
-    image_size: tuple[int, int],
-    *,
-    strict: bool = False,
-    class_names: Sequence[str] | None = None,
-    workers: int | None = None,
-    progress: ProgressFn | None = None,
-) -> LabelledImages:
-    """Load ``root/<class>/**/<image>`` into memory at ``image_size`` (height, width).
+def scan_image_folder(root: str | Path, class_names: Sequence[str] | None = None,
+                      ) -> tuple[list[str], list[tuple[Path, int]], int]:
+    """(class names, (image file, label) pairs, files ignored as not images), without decoding.
 
-    ``class_names`` fixes the class order, as for a validation folder that must use
-    the training folder's classes; otherwise classes are the sub-folders sorted by name.
-    Unreadable images are skipped and listed, or raise with ``strict=True``.
+    Everything about the folder's layout that can be wrong is found here, in a listing,
+    before an image is decoded or a backbone downloaded.
     """
     root = Path(root)
     if not root.exists():
@@ -111,6 +103,26 @@ def load_image_folder(
     if class_names is None and len(names) < 2:
         raise DataError(f"data folder {root} has a single class ({names[0]}): a classifier needs at least two")
 
+    return names, files, ignored
+
+
+def load_image_folder(
+    root: str | Path,
+    image_size: tuple[int, int],
+    *,
+    strict: bool = False,
+    class_names: Sequence[str] | None = None,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+) -> LabelledImages:
+    """Load ``root/<class>/**/<image>`` into memory at ``image_size`` (height, width).
+
+    ``class_names`` fixes the class order, as for a validation folder that must use
+    the training folder's classes; otherwise classes are the sub-folders sorted by name.
+    Unreadable images are skipped and listed, or raise with ``strict=True``.
+    """
+    root = Path(root)
+    names, files, ignored = scan_image_folder(root, class_names)
     pixels, skipped = _decode_all([p for p, _ in files], image_size, workers, progress)
     if skipped and strict:
         first = skipped[0]

@@ -2,13 +2,12 @@
 
 from edgekit.models.backbones import DEFAULT_IMAGE_SIZE, Backbone, WeightsKind, WeightsSpec, build_backbone
 from edgekit.models.classifier import build_classifier
-from edgekit.models.training import PhaseResult, TrainConfig, train
+from edgekit.models.training import PhaseResult, train
 
 __all__ = [
     "DEFAULT_IMAGE_SIZE",
     "Backbone",
     "PhaseResult",
-    "TrainConfig",
     "WeightsKind",
     "WeightsSpec",
     "build_backbone",

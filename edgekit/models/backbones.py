@@ -66,17 +66,26 @@ class WeightsSpec:
         return self.path or self.kind.value
 
 
-def build_backbone(backbone: Backbone, image_size: tuple[int, int], *, alpha: float, weights: WeightsSpec) -> Any:
-    """A model named ``backbone`` mapping (H, W, 3) pixels 0-255 to a feature map."""
-    keras = keras_module()
+def check_request(backbone: Backbone, image_size: tuple[int, int], *, alpha: float, weights: WeightsSpec) -> None:
+    """What can be told wrong about a backbone without TensorFlow or a download."""
     if weights.kind == WeightsKind.MODEL:
-        return backbone_from_saved_model(weights.path, image_size)
+        return
     smallest = MIN_IMAGE_SIZE[backbone]
     if min(image_size) < smallest:
         raise ConfigError(f"{backbone} needs images of at least {smallest}x{smallest} pixels, "
                           f"got {image_size[0]}x{image_size[1]}")
     if backbone == Backbone.SMALL_CNN and weights.kind == WeightsKind.IMAGENET:
         raise WeightsError("small_cnn has no ImageNet weights: use --weights none or a weights file")
+    if backbone == Backbone.EFFICIENTNET_B0 and alpha != 1.0:
+        raise ConfigError("efficientnet_b0 has no width multiplier: use alpha 1.0")
+
+
+def build_backbone(backbone: Backbone, image_size: tuple[int, int], *, alpha: float, weights: WeightsSpec) -> Any:
+    """A model named ``backbone`` mapping (H, W, 3) pixels 0-255 to a feature map."""
+    check_request(backbone, image_size, alpha=alpha, weights=weights)
+    keras = keras_module()
+    if weights.kind == WeightsKind.MODEL:
+        return backbone_from_saved_model(weights.path, image_size)
 
     shape = (*image_size, 3)
     application_weights = "imagenet" if weights.kind == WeightsKind.IMAGENET else None
@@ -107,8 +116,6 @@ def _application(keras: Any, backbone: Backbone, shape: tuple, alpha: float, wei
         base = apps.MobileNetV2(input_shape=shape, alpha=alpha, include_top=False, weights=weights)
         return keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="preprocess"), base
     if backbone == Backbone.EFFICIENTNET_B0:
-        if alpha != 1.0:
-            raise ConfigError("efficientnet_b0 has no width multiplier: use alpha 1.0")
         # EfficientNet normalises inside the model; it takes 0-255 pixels.
         base = apps.EfficientNetB0(input_shape=shape, include_top=False, weights=weights)
         return keras.layers.Identity(name="preprocess"), base

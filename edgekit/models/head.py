@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgekit._tf import keras_module, tensorflow
 from edgekit.data.augment import Augmentation
 from edgekit.data.dataset import LabelledImages
-from edgekit.models.training import PhaseResult, TrainConfig, epoch_shape, fit_phase
+from edgekit.models.training import PhaseResult, epoch_shape, fit_phase
 from edgekit.progress import Progress
+
+if TYPE_CHECKING:
+    from edgekit.config import TrainingConfig
 
 # Augmented copies of the training set whose features are cached beside the originals:
 # each copy costs one pass of the backbone over the training images.
@@ -27,7 +30,7 @@ AUGMENTED_COPIES = 3
 _FEATURE_BATCH = 64
 
 
-def head_phase(model: Any, train: LabelledImages, val: LabelledImages, config: TrainConfig,
+def head_phase(model: Any, train: LabelledImages, val: LabelledImages, config: TrainingConfig,
                augmentation: Augmentation | None, seed: int, progress: Progress) -> PhaseResult:
     """Train ``model``'s head (everything after its ``backbone`` layer) on cached backbone features."""
     tf, keras = tensorflow(), keras_module()
@@ -56,7 +59,7 @@ def head_phase(model: Any, train: LabelledImages, val: LabelledImages, config: T
 
 
 def int8_head_phase(model: Any, train: LabelledImages, val: LabelledImages, settings: Any,
-                    calibration: np.ndarray, config: TrainConfig, seed: int, progress: Progress) -> PhaseResult:
+                    calibration: np.ndarray, config: TrainingConfig, seed: int, progress: Progress) -> PhaseResult:
     """Fine-tune the head on the features the int8 model will compute, not the float ones.
 
     Post-training int8 quantisation moves a pretrained backbone's pooled features a long
@@ -81,7 +84,7 @@ def int8_head_phase(model: Any, train: LabelledImages, val: LabelledImages, sett
     return dataclasses.replace(result, seconds=round(time.perf_counter() - start, 2))
 
 
-def fit_head(model: Any, train: tuple, val: tuple, name: str, lr: float, config: TrainConfig, seed: int,
+def fit_head(model: Any, train: tuple, val: tuple, name: str, lr: float, config: TrainingConfig, seed: int,
              progress: Progress) -> PhaseResult:
     """Fit ``model``'s own head layers on (features, labels) arrays; returns the phase's result."""
     tf, keras = tensorflow(), keras_module()

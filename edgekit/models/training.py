@@ -12,14 +12,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
 from edgekit._tf import keras_module
-from edgekit.errors import ConfigError
 from edgekit.models.classifier import leaf_layers
 from edgekit.progress import Progress
+
+if TYPE_CHECKING:  # the configuration imports the models package, not the other way
+    from edgekit.config import TrainingConfig
 
 # A validation "epoch" is at least this many optimizer steps: 240 images at batch 32 are
 # 8 steps, and early stopping after a few such epochs stops a model that has barely
@@ -29,40 +31,6 @@ MIN_STEPS_PER_EPOCH = 25
 # The learning rate is cut by this factor when validation loss has not improved for
 # about half the patience, down to 1/100 of where the phase started.
 LR_FACTOR = 0.3
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    # Head phase ceiling (or, with epochs + fine_tune_epochs, the only phase from scratch).
-    epochs: int = 40
-    learning_rate: float = 1e-3
-    # Fine-tuning phase: the top `fine_tune_layers` backbone layers, at a lower rate so
-    # the pretrained features move a little rather than being overwritten.
-    fine_tune_epochs: int = 20
-    fine_tune_layers: int = 20
-    fine_tune_learning_rate: float = 1e-4
-    batch_size: int = 32
-    dropout: float = 0.2
-    # Stop a phase when validation accuracy has not improved for this many epochs,
-    # keeping the best epoch's weights; 0 runs every epoch (and still keeps the best).
-    patience: int = 6
-    # Train the head on backbone features computed once (with augmented copies when
-    # augmentation is on) instead of running the frozen backbone every epoch.
-    cache_features: bool = True
-
-    def validate(self) -> None:
-        for name in ("epochs", "fine_tune_epochs", "fine_tune_layers", "patience"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must not be negative, got {getattr(self, name)}")
-        if self.epochs + self.fine_tune_epochs == 0:
-            raise ConfigError("epochs and fine_tune_epochs are both 0: nothing would be trained")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch_size must be at least 1, got {self.batch_size}")
-        for name in ("learning_rate", "fine_tune_learning_rate"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
 @dataclass(frozen=True)
@@ -110,7 +78,7 @@ def batchnorm_momentum(steps: int) -> float:
     return float(min(0.99, max(0.9, 1.0 - 5.0 / steps)))
 
 
-def train(model: Any, train_ds: Any, val_ds: Any, config: TrainConfig, *, pretrained: bool, progress: Progress,
+def train(model: Any, train_ds: Any, val_ds: Any, config: TrainingConfig, *, pretrained: bool, progress: Progress,
           examples: int, wrap: Callable[[Any], Any] | None = None,
           head: Callable[[], PhaseResult] | None = None) -> list[PhaseResult]:
     """Fit ``model`` (from models.build_classifier) in place; returns one result per phase.
@@ -137,7 +105,7 @@ def train(model: Any, train_ds: Any, val_ds: Any, config: TrainConfig, *, pretra
         if config.epochs:
             plan.append(("head", config.epochs, config.learning_rate))
         if config.fine_tune_epochs and config.fine_tune_layers:
-            plan.append(("fine_tune", config.fine_tune_epochs, config.fine_tune_learning_rate))
+            plan.append(("fine_tune", config.fine_tune_epochs, config.fine_tune_rate))
     for name, epochs, lr in plan:
         if pretrained:
             _set_trainable(backbone, 0 if name == "head" else config.fine_tune_layers)

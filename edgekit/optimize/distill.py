@@ -15,6 +15,7 @@ from typing import Any
 from edgekit._tf import keras_module, tensorflow
 from edgekit.errors import ConfigError, WeightsError, first_line
 from edgekit.files import read_labels
+from edgekit.tables import check_fields
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class Distill:
     temperature: float = 4.0
     # Weight of the hard-label loss; the rest goes to matching the teacher.
     alpha: float = 0.1
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     def validate(self) -> None:
         if self.temperature <= 0:

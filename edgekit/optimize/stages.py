@@ -20,6 +20,7 @@ from edgekit._compat import StrEnum
 from edgekit._tf import keras_module
 from edgekit.errors import ConfigError
 from edgekit.optimize.tfmot import tfmot
+from edgekit.tables import check_fields, from_table, pair
 
 
 class Schedule(StrEnum):
@@ -78,8 +79,8 @@ class Prune:
 
     sparsity: float = 0.5
     schedule: Schedule = Schedule.POLYNOMIAL
-    block_size: tuple[int, int] = (1, 1)
-    m_by_n: tuple[int, int] | None = None
+    block_size: tuple[int, int] = field(default=(1, 1), metadata={"parse": pair})
+    m_by_n: tuple[int, int] | None = field(default=None, metadata={"parse": pair})
     exclude_first_conv: bool = True
     exclude_last_dense: bool = True
     exclude: tuple[str, ...] = ()
@@ -89,6 +90,9 @@ class Prune:
     # Epochs over which the polynomial schedule rises to the target sparsity (at most epochs).
     ramp_epochs: int = 4
     name: ClassVar[str] = "prune"
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     def validate(self, history: History) -> None:
         if self.m_by_n is None and not 0.0 <= self.sparsity < 1.0:
@@ -158,6 +162,9 @@ class Cluster:
     learning_rate: float = 1e-4
     name: ClassVar[str] = "cluster"
 
+    def __post_init__(self) -> None:
+        check_fields(self)
+
     def validate(self, history: History) -> None:
         if self.clusters < 2:
             raise ConfigError(f"cluster: at least 2 clusters are needed, got {self.clusters}")
@@ -203,6 +210,9 @@ class QAT:
     # (false: tfmot's own per-channel centroids and ranges).
     shared_codebook: bool = True
     name: ClassVar[str] = "qat"
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     def validate(self, history: History) -> None:
         if history.quantized:
@@ -273,49 +283,12 @@ def stage_config(stage: Stage) -> dict:
     return data
 
 
-def stage_from_config(table: dict, where: str = "recipe") -> Stage:
+def stage_from_config(table: dict) -> Stage:
+    """A stage from its recipe table (``kind`` plus the stage's options); errors name the stage."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"a stage must be a table with a kind, got {table!r}")
     table = dict(table)
     kind = table.pop("kind", None)
     if kind not in STAGES:
-        raise ConfigError(f"{where}: unknown stage kind {kind!r}: use one of {', '.join(STAGES)}")
-    cls = STAGES[kind]
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - set(fields))
-    if unknown:
-        raise ConfigError(f"{where}: stage {kind} has no option {unknown[0]!r} (known: {', '.join(fields)})")
-    values = {}
-    for key, value in table.items():
-        default = fields[key].default
-        if key in ("block_size", "m_by_n") and value is not None:
-            value = parse_pair(value, key, where)
-        elif key == "exclude":
-            value = tuple(value)
-        elif isinstance(default, StrEnum):
-            try:
-                value = type(default)(value)
-            except ValueError:
-                raise ConfigError(f"{where}: {kind}.{key} is {value!r}; use one of "
-                                  f"{', '.join(m.value for m in type(default))}") from None
-        elif isinstance(default, bool) and not isinstance(value, bool):
-            raise ConfigError(f"{where}: {kind}.{key} must be true or false")
-        elif isinstance(default, (int, float)) and not isinstance(default, bool):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ConfigError(f"{where}: {kind}.{key} must be a number, got {value!r}")
-            value = type(default)(value) if isinstance(default, float) else value
-        values[key] = value
-    return cls(**values)
-
-
-def parse_pair(value: Any, key: str, where: str) -> tuple[int, int]:
-    """``"2:4"``, ``"1x4"``, ``[2, 4]`` -> (2, 4)."""
-    if isinstance(value, str):
-        parts = value.replace("x", ":").split(":")
-    else:
-        parts = list(value)
-    try:
-        pair = tuple(int(p) for p in parts)
-    except (TypeError, ValueError):
-        pair = ()
-    if len(pair) != 2:
-        raise ConfigError(f"{where}: {key} must be two integers like 2:4, got {value!r}")
-    return pair
+        raise ConfigError(f"unknown stage kind {kind!r}: use one of {', '.join(STAGES)}")
+    return from_table(STAGES[kind], table, kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Sequence
 
@@ -9,14 +10,16 @@ from edgekit.profiler.isolate import measure_isolated
 from edgekit.profiler.options import ProfileOptions
 from edgekit.profiler.remote import SshSettings, profile_remote
 from edgekit.profiler.result import Measurement
+from edgekit.targets import TargetProfile, load_target
 
 
 def profile(
     models: str | Path | Sequence[str | Path],
     *,
-    threads: int = 1,
-    warmup: int = 10,
-    runs: int = 100,
+    target: str | Path | TargetProfile | None = None,
+    threads: int | None = None,
+    warmup: int | None = None,
+    runs: int | None = None,
     duration: float | None = None,
     delegate: str | None = None,
     device: str | None = None,
@@ -33,12 +36,17 @@ def profile(
     Each model is loaded and run in a child process, so a malformed model or a crashing
     delegate raises :class:`~edgekit.profiler.ProfileError` instead of killing the caller.
     With ``remote="user@host[:port]"`` the models are copied over SSH and measured there.
+    ``target``: a profile whose ``[profile]`` section (threads, warm-up, runs, delegate,
+    device, accelerator) gives the settings not passed here.
     """
     single = isinstance(models, (str, Path))
     paths = [models] if single else list(models)
-    options = ProfileOptions(
-        threads=threads, warmup=warmup, runs=runs, duration=duration, delegate=delegate, device=device,
-        accelerator=accelerator, input_shape=tuple(input_shape) if input_shape else None,
+    base = ProfileOptions() if target is None else ProfileOptions.from_target(load_target(target))
+    given = {"threads": threads, "warmup": warmup, "runs": runs, "delegate": delegate, "device": device,
+             "accelerator": accelerator}
+    options = dataclasses.replace(
+        base, **{k: v for k, v in given.items() if v is not None}, duration=duration,
+        input_shape=tuple(input_shape) if input_shape else None,
         inputs_dir=str(inputs_dir) if inputs_dir else None, runtime=runtime, timeout=timeout,
     ).validate()
     if remote:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from edgekit.errors import ConfigError
 
@@ -47,6 +48,13 @@ class ProfileOptions:
         if self.timeout <= 0:
             raise ConfigError(f"timeout must be positive, got {self.timeout}")
         return self
+
+    @classmethod
+    def from_target(cls, target: Any) -> "ProfileOptions":
+        """The settings of a target profile's ``[profile]`` section."""
+        settings = target.profile
+        return cls(threads=settings.threads, warmup=settings.warmup, runs=settings.runs,
+                   delegate=settings.delegate, device=settings.device, accelerator=settings.accelerator)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

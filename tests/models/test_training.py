@@ -3,9 +3,10 @@ import functools
 import numpy as np
 import pytest
 
+from edgekit.config import TrainingConfig
 from edgekit.data import Augmentation, from_arrays
 from edgekit.data.pipeline import to_tf_dataset
-from edgekit.models import Backbone, TrainConfig, WeightsSpec, build_backbone, build_classifier, train
+from edgekit.models import Backbone, WeightsSpec, build_backbone, build_classifier, train
 from edgekit.models.classifier import leaf_layers
 from edgekit.models.head import head_phase
 from edgekit.models.learned import check_learned
@@ -54,7 +55,7 @@ def scratch_model(train_data, val_data, epochs):
     size = train_data.image_size
     model = build_classifier(build_backbone("small_cnn", size, alpha=0.5, weights=WeightsSpec.parse("none")),
                              len(train_data.class_names), frozen_batchnorm=False)
-    train(model, train_ds, val_ds, TrainConfig(epochs=epochs, fine_tune_epochs=0, patience=0), pretrained=False,
+    train(model, train_ds, val_ds, TrainingConfig(epochs=epochs, fine_tune_epochs=0, patience=0), pretrained=False,
           progress=Progress(), examples=len(train_data))
     return model, train_ds, val_ds
 
@@ -65,12 +66,12 @@ def test_pretrained_runs_head_then_fine_tune_with_bn_frozen():
     model = build_classifier(backbone, 2)
     before = [w.copy() for w in backbone.get_weights()]
     recorder = Recorder()
-    config = TrainConfig(epochs=2, fine_tune_epochs=2, fine_tune_layers=3, patience=0)
+    config = TrainingConfig(epochs=2, fine_tune_epochs=2, fine_tune_layers=3, patience=0)
     phases = train(model, ds, ds, config, pretrained=True, progress=recorder, examples=40)
     assert [p.name for p in phases] == ["head", "fine_tune"]
     assert [p.epochs_run for p in phases] == [2, 2]
     assert recorder.epochs[0][:3] == ("head", 1, 2) and recorder.epochs[-1][:3] == ("fine_tune", 2, 2)
-    assert phases[1].learning_rate == config.fine_tune_learning_rate
+    assert phases[1].learning_rate == config.fine_tune_rate
 
     layers = leaf_layers(backbone)
     trainable = [layer.name for layer in layers if layer.trainable]
@@ -88,7 +89,7 @@ def test_from_scratch_is_one_phase_whose_batchnorm_statistics_follow_the_data():
     ds = _tiny_data()
     backbone = build_backbone("small_cnn", (16, 16), alpha=0.5, weights=WeightsSpec.parse("none"))
     model = build_classifier(backbone, 2, frozen_batchnorm=False)
-    phases = train(model, ds, ds, TrainConfig(epochs=2, fine_tune_epochs=1, patience=0), pretrained=False,
+    phases = train(model, ds, ds, TrainingConfig(epochs=2, fine_tune_epochs=1, patience=0), pretrained=False,
                    progress=Progress(), examples=40)
     assert [(p.name, p.epochs_run) for p in phases] == [("scratch", 3)]
     bn = next(layer for layer in leaf_layers(backbone) if layer.name == "bn0")
@@ -112,7 +113,7 @@ def test_mobilenet_v3_small_from_scratch_learns_above_chance():
     model = build_classifier(backbone, 10, frozen_batchnorm=False)
     train_ds = to_tf_dataset(train_data, batch_size=32, training=True, seed=0)
     val_ds = to_tf_dataset(val_data, batch_size=32, training=False)
-    train(model, train_ds, val_ds, TrainConfig(epochs=6, fine_tune_epochs=0, patience=0), pretrained=False,
+    train(model, train_ds, val_ds, TrainingConfig(epochs=6, fine_tune_epochs=0, patience=0), pretrained=False,
           progress=Progress(), examples=len(train_data))
     accuracy = float(np.mean(model.predict(val_ds, verbose=0).argmax(1) == val_data.labels))
     check = check_learned(accuracy, val_data.labels)
@@ -124,7 +125,7 @@ def test_head_on_cached_features_reaches_the_accuracy_of_the_uncached_head(tmp_p
     # A backbone pretrained here: two epochs from scratch, then saved as a .keras model.
     source, train_ds, val_ds = scratch_model(train_data, val_data, 2)
     source.save(tmp_path / "pretrained.keras")
-    config = TrainConfig(epochs=15, fine_tune_epochs=0, patience=4)
+    config = TrainingConfig(epochs=15, fine_tune_epochs=0, patience=4)
     accuracies = {}
     for cached in (True, False):
         backbone = build_backbone("small_cnn", (16, 16), alpha=0.5,
@@ -151,7 +152,7 @@ def test_int8_head_trains_on_the_features_the_int8_model_computes(tmp_path):
     source.save(tmp_path / "pretrained.keras")
     model = build_classifier(build_backbone("small_cnn", (16, 16), alpha=0.5,
                                             weights=WeightsSpec.parse(tmp_path / "pretrained.keras")), 10)
-    config = TrainConfig(epochs=10, fine_tune_epochs=0, patience=3)
+    config = TrainingConfig(epochs=10, fine_tune_epochs=0, patience=3)
     train(model, train_ds, val_ds, config, pretrained=True, progress=Progress(), examples=len(train_data))
 
     settings = load_target("cpu").convert

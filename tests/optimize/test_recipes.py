@@ -3,6 +3,7 @@
 import pytest
 
 import edgekit
+from edgekit.config import BuildConfig
 from edgekit.errors import ConfigError
 from edgekit.optimize import QAT, Cluster, Distill, Prune, stage_from_config, validate_stages
 from edgekit.recipe import dump_recipe, load_recipe
@@ -30,7 +31,7 @@ def test_impossible_recipes_are_rejected(stages, message):
 def test_unknown_stage_and_option_are_named():
     with pytest.raises(ConfigError, match="unknown stage kind 'distil'"):
         stage_from_config({"kind": "distil"})
-    with pytest.raises(ConfigError, match="stage prune has no option 'sparsty'"):
+    with pytest.raises(ConfigError, match="unknown key 'prune.sparsty'"):
         stage_from_config({"kind": "prune", "sparsty": 0.5})
     assert stage_from_config({"kind": "prune", "m_by_n": "2:4"}).m_by_n == (2, 4)
     assert stage_from_config({"kind": "cluster", "clusters": 8, "init": "linear"}) == Cluster(clusters=8, init="linear")
@@ -58,16 +59,18 @@ def test_teacher_with_other_classes_is_rejected(tmp_path, small_digits_dir):
 
 
 def test_recipe_round_trip_and_unknown_keys(tmp_path):
-    recipe = {"backbone": "small_cnn", "image_size": [32, 32], "epochs": 3, "weights": None,
-              "augment": {"flip": "none", "rotation": 0.1},
-              "stages": [{"kind": "prune", "sparsity": 0.5, "m_by_n": None}, {"kind": "qat", "epochs": 2}]}
+    config = BuildConfig().replace(
+        backbone="small_cnn", image_size=32, epochs=3, augment={"flip": "none", "rotation": 0.1},
+        stages=[{"kind": "prune", "sparsity": 0.5}, {"kind": "qat", "epochs": 2}])
     path = tmp_path / "r.toml"
-    path.write_text(dump_recipe(recipe))
+    path.write_text(dump_recipe(config))
     loaded = load_recipe(path)
-    assert loaded["image_size"] == (32, 32) and loaded["stages"][1] == {"kind": "qat", "epochs": 2}
-    assert "weights" not in loaded and loaded["augment"] == {"flip": "none", "rotation": 0.1}
+    assert loaded == config
+    assert loaded.model.image_size == (32, 32) and loaded.stages[1] == QAT(epochs=2)
+    assert loaded.augment.rotation == 0.1 and loaded.augment.zoom == 0.1
+    assert dump_recipe(loaded) == path.read_text()
     path.write_text('backbone = "small_cnn"\nepoch = 3\n')
-    with pytest.raises(ConfigError, match="unknown option 'epoch'"):
+    with pytest.raises(ConfigError, match="r.toml: unknown key 'epoch'"):
         load_recipe(path)
 
 
@@ -76,5 +79,5 @@ def test_qat_shared_codebook_option_from_a_recipe():
 
     assert stage_from_config({"kind": "qat"}).shared_codebook is True
     assert stage_from_config({"kind": "qat", "shared_codebook": False}) == QAT(shared_codebook=False)
-    with pytest.raises(ConfigError, match="qat.shared_codebook must be true or false"):
+    with pytest.raises(ConfigError, match="'qat.shared_codebook' must be true or false"):
         stage_from_config({"kind": "qat", "shared_codebook": "no"})

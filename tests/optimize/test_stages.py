@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 import edgekit
+import edgekit.recipe
 from edgekit.analyze import read_model
 from edgekit.analyze.weights import constant_array, kernel_stats
 from edgekit.recipe import load_recipe
 from tests.conftest import REPO
 
-BASE = dict(load_recipe(REPO / "samples" / "digits.toml"), progress=False)
+BASE = load_recipe(REPO / "samples" / "digits.toml").replace(progress=False)
 
 
 def _inner_kernels(stats):
@@ -23,7 +24,7 @@ def _inner_kernels(stats):
 
 @pytest.mark.slow
 def test_prune_cluster_qat_keeps_zeros_and_clusters_in_the_tflite(digits_dir, tmp_path):
-    result = edgekit.build(digits_dir, target="edgetpu", out=tmp_path / "pcqat", **BASE, stages=[
+    result = edgekit.build(digits_dir, BASE, target="edgetpu", out=tmp_path / "pcqat", stages=[
         {"kind": "prune", "sparsity": 0.5}, {"kind": "cluster", "clusters": 16}, {"kind": "qat"}])
     report = result.report
     assert [s["name"] for s in report["stages"]] == ["prune", "cluster", "qat"]
@@ -45,12 +46,24 @@ def test_prune_cluster_qat_keeps_zeros_and_clusters_in_the_tflite(digits_dir, tm
     assert report["check"]["fully_supported"]
 
     replay = load_recipe(result.out / "recipe.toml")
-    assert replay["stages"][0]["kind"] == "prune" and replay["target"] == "edgetpu"
+    assert [s.name for s in replay.stages] == ["prune", "cluster", "qat"] and replay.target.target == "edgetpu"
+    assert (result.out / "recipe.toml").read_text() == edgekit.recipe.dump_recipe(replay)
+
+    # Each step is judged against the model it was given.
+    *each, stages, conversion = report["changes"]
+    assert [c["step"] for c in each] == ["stage prune", "stage cluster", "stage qat"]
+    assert each[0]["before"] == report["keras"]["accuracy"] and each[-1]["after"] == stages["after"]
+    assert [c["after"] for c in each] == [s["val_accuracy"] for s in report["stages"]]
+    assert stages["step"] == "stages" and stages["before"] == report["keras"]["accuracy"]
+    assert stages["after"] == report["stages"][-1]["val_accuracy"]
+    assert conversion["step"] == "conversion" and conversion["before"] == stages["after"]
+    assert conversion["after"] == report["tflite"]["accuracy"]
+    assert report["tflite"]["compared_with"] == "keras after stages"
 
 
 @pytest.mark.slow
 def test_two_four_sparsity_in_every_pruned_kernel(small_digits_dir, tmp_path):
-    result = edgekit.build(small_digits_dir, target="cpu", out=tmp_path / "24", **dict(BASE, epochs=6),
+    result = edgekit.build(small_digits_dir, BASE, target="cpu", out=tmp_path / "24", epochs=6,
                            max_accuracy_drop=1.0, stages=[{"kind": "prune", "m_by_n": "2:4", "epochs": 2}])
     data = result.tflite_path.read_bytes()
     info = read_model(data)
