@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
+from edgekit._tf import keras_module
 from edgekit.models import Backbone, WeightsSpec, build_backbone, build_classifier
 from edgekit.optimize.flatten import flatten_model
 from edgekit.optimize.quantize import quantize_aware
+from edgekit.optimize.tfmot import tfmot
 
 
 @pytest.mark.parametrize("backbone", list(Backbone))
@@ -20,8 +22,23 @@ def test_quantize_aware_on_every_backbone(backbone):
     quantized, handled = quantize_aware(flat, "QAT")
     scores = quantized.predict(images, verbose=0)
     assert scores.shape == (2, 3) and np.all(np.isfinite(scores))
-    assert "preprocess" in handled or backbone != Backbone.SMALL_CNN
-    assert all(isinstance(name, str) for name in handled)
+
+    # Handled: exactly the layers tfmot's registry refuses, except BatchNorm right after a
+    # convolution (tfmot folds that pair itself). Every backbone has at least its preprocessing.
+    keras = keras_module()
+    registry = tfmot().quantization.keras.default_8bit.Default8BitQuantizeRegistry()
+
+    def after_convolution(layer):
+        inbound = layer._inbound_nodes[0].inbound_layers
+        return isinstance(inbound, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))
+
+    refused = {layer.name for layer in flat.layers if not isinstance(layer, keras.layers.InputLayer)
+               and not registry.supports(layer)
+               and not (isinstance(layer, keras.layers.BatchNormalization) and after_convolution(layer))}
+    assert set(handled) == refused and "preprocess" in refused
+    # Each is wrapped with an output quantizer, or (a TF-function layer) left as it was.
+    names = {layer.name for layer in quantized.layers}
+    assert all(f"quant_{name}" in names or name in names for name in handled)
 
 
 @pytest.mark.slow
