@@ -58,13 +58,12 @@ def test_transfer_from_a_saved_model_trains_a_cached_head_then_fine_tunes_and_le
             for f in chosen:
                 shutil.copy(f, folder / f.name)
 
-    common = dict(DIGITS_RECIPE, target="cpu", augment="none", patience=0)
-    pretrained = edgekit.build(tmp_path / "first", out=tmp_path / "pre", **dict(common, epochs=12))
+    common = DIGITS_RECIPE.replace(target="cpu", augment="none", patience=0)
+    pretrained = edgekit.build(tmp_path / "first", common, out=tmp_path / "pre", epochs=12)
     assert pretrained.report["keras"]["accuracy"] > 0.9
 
-    transfer = edgekit.build(tmp_path / "second", out=tmp_path / "transfer", **dict(
-        common, val_dir=tmp_path / "second_val", weights=str(pretrained.keras_path), epochs=10,
-        fine_tune_epochs=5, fine_tune_layers=4))
+    transfer = edgekit.build(tmp_path / "second", common, out=tmp_path / "transfer", val_dir=tmp_path / "second_val",
+                             weights=str(pretrained.keras_path), epochs=10, fine_tune_epochs=5, fine_tune_layers=4)
     phases = transfer.report["training"]["phases"]
     # An int8 target: the head then fits the features the int8 backbone computes.
     assert [p["name"] for p in phases] == ["head", "fine_tune", "int8_head"]
