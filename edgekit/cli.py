@@ -218,8 +218,8 @@ def _accuracy_lines(report: dict) -> list[str]:
     return [
         f"accuracy  keras {keras['accuracy']:.4f}  after stages {stages['after']:.4f}  tflite {lite['accuracy']:.4f}  "
         f"agreement {lite['agreement']:.4f} (with the staged model)",
-        f"drops     stages {stages['drop']:+.4f} (limit {stages['limit']:.4f})  "
-        f"conversion {conversion['drop']:+.4f} (limit {conversion['limit']:.4f})",
+        f"drops     stages {stages['drop']:.4f} (limit {stages['limit']:.4f})  "
+        f"conversion {conversion['drop']:.4f} (limit {conversion['limit']:.4f})",
     ]
 
 
@@ -315,7 +315,8 @@ def profile(models: tuple[str, ...], as_json: bool, input_shape: str | None, rem
     only a TFLite runtime (ai-edge-litert); never imports TensorFlow. Exit status 2
     when a model cannot be read, loaded or run.
     """
-    from edgekit.profiler import ProfileError, SshSettings, render, render_comparison
+    from edgekit.errors import ProfileError
+    from edgekit.profiler import SshSettings, render, render_comparison
     from edgekit.profiler import profile as run_profile
     from edgekit.profiler.options import parse_shape
 

@@ -1,8 +1,9 @@
 """Reading .tflite files and checking them against targets, without TensorFlow."""
 
 from edgekit.analyze.checker import check
-from edgekit.analyze.model import ModelFormatError, ModelInfo, Op, Quantization, Subgraph, Tensor, read_model
+from edgekit.analyze.model import ModelInfo, Op, Quantization, Subgraph, Tensor, read_model
 from edgekit.analyze.report import CheckReport, OpCheck, Placement
+from edgekit.errors import ModelFormatError
 
 __all__ = [
     "CheckReport",

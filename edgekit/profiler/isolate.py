@@ -9,7 +9,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from edgekit.profiler.measure import ProfileError
+from edgekit.errors import ProfileError
 from edgekit.profiler.options import ProfileOptions
 
 

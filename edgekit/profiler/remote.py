@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Sequence
 
 from edgekit._version import __version__
-from edgekit.profiler.measure import ProfileError
+from edgekit.errors import ProfileError
 from edgekit.profiler.options import ProfileOptions
 
 _HOST = re.compile(r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d+))?$")
