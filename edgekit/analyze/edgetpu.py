@@ -100,7 +100,8 @@ def check_edgetpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
         tensor = main.tensors[index]
         if tensor.dynamic:
             issues.append(f"dynamic shape: '{tensor.name}' is {list(tensor.shape_signature)}; the Edge TPU needs "
-                          "sizes fixed at compile time (convert with a batch size of 1)")
+                          "sizes fixed at compile time (edgetpu_compiler 16 fails on -1): `edgekit convert MODEL "
+                          "--target edgetpu` converts with a static batch of 1")
     if len(model.subgraphs) > 1:
         issues.append(f"{len(model.subgraphs)} subgraphs: the compiler maps only the main one "
                       "(control flow and while loops run on the CPU)")

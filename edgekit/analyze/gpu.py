@@ -80,7 +80,7 @@ def _cast(model: ModelInfo, op: Op) -> str | None:
 SUPPORTED: dict[str, Rule | None] = {
     "ADD": _two_inputs, "MUL": _two_inputs, "AVERAGE_POOL_2D": _activation, "MAX_POOL_2D": _activation,
     "BATCH_MATMUL": None, "CONCATENATION": None, "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise,
-    "DENSIFY": None, "DEPTH_TO_SPACE": None, "DEQUANTIZE": None, "QUANTIZE": None,
+    "DEPTH_TO_SPACE": None, "DEQUANTIZE": None, "QUANTIZE": None,
     "FULLY_CONNECTED": _fully_connected, "HARD_SWISH": None, "LSTM": None, "MEAN": _constant_axes,
     "PACK": None, "PRELU": None, "RESHAPE": None, "SLICE": _rank_3_or_4, "SOFTMAX": _softmax,
     "SPACE_TO_DEPTH": None, "SPLIT": None, "SPLIT_V": None, "STRIDED_SLICE": _strided_slice,
@@ -121,6 +121,11 @@ def op_problem(model: ModelInfo, op: Op) -> str | None:
         return f"{op.opcode}: resource variables are not supported"
     if op.opcode in _CONTROL_FLOW:
         return f"{op.opcode}: control flow is not supported"
+    if op.opcode == "DENSIFY":
+        # Listed by gpu_compatibility.cc, but measured with LiteRT 2.3's CompiledModel on
+        # an NVIDIA GPU: models with DENSIFY (MediaPipe's full-range face and pose
+        # detectors) were not fully accelerated.
+        return "DENSIFY (sparse weights) is not taken by LiteRT's GPU accelerator: convert without sparsity"
     if op.opcode not in SUPPORTED:
         return f"{op.opcode} is not supported by the GPU delegate"
     return by_table(model, op, SUPPORTED, _tensor_problem)
@@ -131,9 +136,13 @@ def check_gpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
     issues = []
     for index in model.main.inputs:
         tensor = model.main.tensors[index]
-        if tensor.dynamic:
-            issues.append(f"dynamic shape: '{tensor.name}' is {list(tensor.shape_signature)}; the GPU delegate "
-                          "rebuilds its programs on every resize, so fix the shape before allocation")
+        # Measured with LiteRT 2.3's CompiledModel on an NVIDIA GPU: an input dynamic in
+        # its batch alone ([-1, 76, 32, 1]) was fully accelerated (the batch is fixed at
+        # allocation); one dynamic in another dimension ([-1, -1]) did not run.
+        if any(d < 0 for d in tensor.shape_signature[1:]):
+            issues.append(f"dynamic shape: '{tensor.name}' is {list(tensor.shape_signature)}; the GPU accelerator "
+                          "needs every dimension but the batch fixed (edgekit convert fixes the batch; give the "
+                          "model fixed sizes for the others)")
     rows = []
     for sg in model.subgraphs:
         for op in sg.ops:

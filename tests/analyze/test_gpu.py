@@ -1,3 +1,6 @@
+import numpy as np
+import pytest
+
 from edgekit.analyze import Placement, check, read_model
 
 
@@ -52,3 +55,43 @@ def test_each_target_kind_has_one_registered_checker_and_check_uses_it(mobilenet
         profile = load_target(target)
         direct = expected[profile.kind](read_model(mobilenet_float32), profile)
         assert check(mobilenet_float32, profile, compile=False) == direct
+
+
+def _float_tflite(model, tf, **converter_settings):
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    for key, value in converter_settings.items():
+        setattr(converter, key, value)
+    return bytes(converter.convert())
+
+
+@pytest.mark.parametrize("case, fully", [("batch_dynamic", True), ("time_dynamic", False), ("densify", False)])
+def test_gpu_verdicts_match_what_litert_gpu_accelerator_did(tmp_path, case, fully):
+    """The three cases measured with LiteRT 2.3's CompiledModel on an NVIDIA GPU: a dynamic
+    batch alone is fine, any other dynamic dimension is not, DENSIFY is not taken."""
+    from edgekit._tf import keras_module, tensorflow
+
+    tf, keras = tensorflow(), keras_module()
+    if case == "batch_dynamic":
+        inputs = keras.Input((76, 32, 1))  # batch -1, as the audio embedding model measured
+        model = keras.Model(inputs, keras.layers.Conv2D(4, 3)(inputs))
+        data = _float_tflite(model, tf)
+    elif case == "time_dynamic":
+        inputs = keras.Input((None,))  # [-1, -1]
+        model = keras.Model(inputs, keras.layers.Activation("relu")(inputs))
+        data = _float_tflite(model, tf)
+    else:
+        inputs = keras.Input((64,))
+        dense = keras.layers.Dense(64, use_bias=False)
+        model = keras.Model(inputs, dense(inputs))
+        kernel = np.random.default_rng(0).normal(size=(64, 64)).astype(np.float32)
+        kernel[np.abs(kernel) < 1.5] = 0  # 87% zeros: the converter stores it sparse
+        dense.set_weights([kernel])
+        data = _float_tflite(model, tf, optimizations=[tf.lite.Optimize.EXPERIMENTAL_SPARSITY])
+    path = tmp_path / f"{case}.tflite"
+    path.write_bytes(data)
+    report = check(path, "gpu")
+    assert report.fully_supported is fully, report.table()
+    if case == "densify":
+        assert "DENSIFY" in [op.opcode for op in report.fallback_ops]
+    if case == "time_dynamic":
+        assert report.model_issues[0].startswith("dynamic shape")
