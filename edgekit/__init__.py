@@ -8,6 +8,8 @@ from edgekit._version import __version__
 from edgekit.analyze import CheckReport, check, read_model
 from edgekit.builder import BuildResult, build
 from edgekit.config import BuildConfig
+from edgekit.convert.config import ConvertConfig
+from edgekit.convert.pipeline import ConvertResult, convert  # the function; edgekit.convert.* modules still import
 from edgekit.data import Augmentation, LabelledImages, from_arrays, load_image_folder
 from edgekit.errors import (
     CompilerError,
@@ -36,6 +38,8 @@ __all__ = [
     "BuildResult",
     "CheckReport",
     "CompilerError",
+    "ConvertConfig",
+    "ConvertResult",
     "ConfigError",
     "ConversionError",
     "DataError",
@@ -53,6 +57,7 @@ __all__ = [
     "__version__",
     "build",
     "check",
+    "convert",
     "dump_recipe",
     "evaluate",
     "from_arrays",

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from edgekit._version import __version__
+from edgekit.config import BuildConfig
 from edgekit.errors import ConfigError, EdgekitError, OptionError
 from edgekit.optimize.distill import Distill
 from edgekit.optimize.stages import CentroidInit, Cluster, Prune, Schedule
@@ -36,22 +37,21 @@ def cli() -> None:
     """
 
 
-def _config_options(command: Any) -> Any:
-    """One click option per BuildConfig option, with its default and help text from there."""
+def _config_options(command: Any, config: Any) -> Any:
+    """One click option per option of ``config`` (a frozen action configuration), with its
+    default and help text from there, inserted after the command's arguments."""
     import dataclasses
 
-    from edgekit.config import BuildConfig
     from edgekit.tables import hints
 
-    config = BuildConfig()
-    sections = {f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
     params = []
     for name, value, f in config.options():
         if not f.metadata.get("cli") or "help" not in f.metadata:
             continue
-        owner = next((s for s in sections.values() if dataclasses.is_dataclass(s)
-                      and name in {g.name for g in dataclasses.fields(s)}), config)
-        hint = hints(type(owner))[name] if owner is not config else hints(BuildConfig)[name]
+        owner = next((section for section in (getattr(config, g.name) for g in dataclasses.fields(config))
+                      if dataclasses.is_dataclass(section) and name in {h.name for h in dataclasses.fields(section)}),
+                     config)
+        hint = hints(type(owner))[name]
         flag = "--" + name.replace("_", "-")
         names = [flag] + ([f.metadata["short"]] if "short" in f.metadata else [])
         kwargs: dict[str, Any] = {"help": f.metadata["help"]}
@@ -61,8 +61,8 @@ def _config_options(command: Any) -> Any:
         else:
             kwargs.update(type=_click_type(hint), default=_shown(value), show_default=value is not None)
         params.append(click.Option(names, **kwargs))
-    # After DATA, before the stage shortcuts and the run flags.
-    command.params[1:1] = params
+    arguments = sum(isinstance(p, click.Argument) for p in command.params)
+    command.params[arguments:arguments] = params
     return command
 
 
@@ -136,7 +136,6 @@ def build(ctx: click.Context, data: str, quiet: bool, as_json: bool, prune: str 
     to stderr.
     """
     import edgekit
-    from edgekit.config import BuildConfig
     from edgekit.recipe import load_recipe
 
     try:
@@ -165,7 +164,68 @@ def build(ctx: click.Context, data: str, quiet: bool, as_json: bool, prune: str 
         click.echo(summary(result.report, str(result.out)))
 
 
-_config_options(build)
+_config_options(build, BuildConfig())
+
+
+@cli.command(name="convert")
+@click.argument("model", type=click.Path(path_type=str))
+@click.option("--calibration", "-c", required=True, type=click.Path(path_type=str),
+              help="Samples of the model's inputs: a folder of images (one image input; see --mean/--std), a .npy "
+                   "(one input) or a .npz (one array per input, by input name or arr_0, arr_1, ...), already "
+                   "scaled as the model expects. Some are held back to verify the .tflite.")
+@click.option("--recipe", type=click.Path(path_type=str), default=None,
+              help="A recipe.toml from an earlier convert; flags given here override it.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON on stdout.")
+@click.pass_context
+def convert_command(ctx: click.Context, model: str, calibration: str, recipe: str | None, quiet: bool,
+                    as_json: bool, **options: Any) -> None:
+    """Convert MODEL (.keras or .h5 from Keras 2 or 3, or a SavedModel folder) for a target.
+
+    The .tflite is calibrated on part of the samples, then run on the rest and compared
+    with MODEL output by output (errors, SNR, cosine, top-1 agreement for class scores);
+    it fails with exit status 1, writing nothing, past --min-snr or --min-agreement.
+    Shapes are made static where the target needs it (batch 1 for the Edge TPU).
+    """
+    from edgekit.convert.config import ConvertConfig
+    from edgekit.convert.pipeline import convert
+    from edgekit.recipe import load_recipe
+
+    try:
+        config = load_recipe(recipe, ConvertConfig()) if recipe is not None else ConvertConfig()
+        given = {k: v for k, v in options.items()
+                 if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+        try:
+            config = config.replace(**given, progress=not quiet)
+        except OptionError as exc:
+            if exc.key not in given:
+                raise
+            raise ConfigError(f"--{exc.key.replace('_', '-')} {exc.problem}") from None
+        result = convert(model, config, calibration=calibration)
+    except EdgekitError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps(result.report, indent=2))
+    elif not quiet:
+        lines = [f"target    {result.report['target']['id']} ({result.report['tflite']['quantization']})"]
+        for out in result.report["verification"]["outputs"]:
+            top1 = "" if out["top1_agreement"] is None else f"  top-1 agreement {out['top1_agreement']:.4f}"
+            lines.append(f"output    {out['name']}: SNR {out['snr_db']:.1f} dB  cosine {out['cosine']:.4f}  "
+                         f"max abs error {out['max_abs_error']:.4g}{top1}")
+        lite = result.report["tflite"]
+        lines += [f"size      model.tflite {lite['bytes']:,} bytes ({lite['gzip_bytes']:,} gzipped)",
+                  f"check     {result.report['check']['summary']}",
+                  f"output    {result.out}/  ({result.report['wall_seconds']:.1f}s)"]
+        click.echo("\n".join(lines))
+
+
+def _convert_options() -> None:
+    from edgekit.convert.config import ConvertConfig
+
+    _config_options(convert_command, ConvertConfig())
+
+
+_convert_options()
 
 
 def _stages_from_flags(prune: str | None, schedule: str, cluster: int | None, init: str, qat: bool) -> list[dict]:

@@ -65,3 +65,33 @@ def predict(model: str | Path | bytes, images: np.ndarray, *, num_threads: int =
         interpreter.invoke()
         outputs.append(dequantize(interpreter.get_tensor(out["index"]), out)[:n].copy())
     return np.concatenate(outputs).reshape(len(images), -1)
+
+
+def run_signature(model: str | Path | bytes, inputs: dict[str, np.ndarray], *, num_threads: int = 1,
+                  runtime: Runtime | None = None) -> dict[str, np.ndarray]:
+    """Outputs by name (float32) of a model's ``serving_default`` signature for inputs by name.
+
+    Inputs are float values, quantised with each tensor's own scale and zero point; a
+    model with a static batch is run in chunks of that batch.
+    """
+    runtime = runtime or find_runtime()
+    if isinstance(model, (bytes, bytearray)):
+        interpreter = runtime.interpreter(model_content=bytes(model), num_threads=num_threads)
+    else:
+        interpreter = runtime.interpreter(model_path=model, num_threads=num_threads)
+    runner = interpreter.get_signature_runner()
+    details, outs = runner.get_input_details(), runner.get_output_details()
+    first = next(iter(details.values()))
+    step = int(first["shape"][0]) if int(first["shape_signature"][0]) != -1 else 64
+    count = len(next(iter(inputs.values())))
+    parts: dict[str, list] = {name: [] for name in outs}
+    for start in range(0, count, step):
+        chunk = {name: value[start:start + step] for name, value in inputs.items()}
+        n = len(next(iter(chunk.values())))
+        if n < step and int(first["shape_signature"][0]) != -1:
+            chunk = {name: np.concatenate([v, np.zeros((step - n, *v.shape[1:]), v.dtype)]) for name, v in
+                     chunk.items()}
+        result = runner(**{name: quantize(np.asarray(v, np.float32), details[name]) for name, v in chunk.items()})
+        for name, value in result.items():
+            parts[name].append(dequantize(np.asarray(value), outs[name])[:n].copy())
+    return {name: np.concatenate(chunks) for name, chunks in parts.items()}

@@ -34,12 +34,16 @@ from edgekit.optimize.stages import stage_config
 from edgekit.targets import TargetProfile
 
 
-def recipe_keys() -> set[str]:
-    return {name for name, f in option_fields().items() if f.metadata.get("recipe", True)}
+def recipe_keys(config: Any = None) -> set[str]:
+    """The keys a recipe of ``config``'s action may hold (a build's by default)."""
+    if config is None:
+        return {name for name, f in option_fields().items() if f.metadata.get("recipe", True)}
+    return {name for name, _, f in config.options() if f.metadata.get("recipe", True)}
 
 
-def load_recipe(path: str | Path, base: BuildConfig | None = None) -> BuildConfig:
-    """The recipe at ``path`` over ``base`` (the defaults); errors name the file and the key."""
+def load_recipe(path: str | Path, base: Any = None) -> Any:
+    """The recipe at ``path`` over ``base`` (a build's defaults, or another action's
+    configuration such as a ConvertConfig); errors name the file and the key."""
     path = Path(path)
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -49,7 +53,7 @@ def load_recipe(path: str | Path, base: BuildConfig | None = None) -> BuildConfi
         raise ConfigError(f"recipe {path}: is a folder, not a .toml file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"recipe {path}: not valid TOML: {exc}") from None
-    known = recipe_keys()
+    known = recipe_keys(base)
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"recipe {path}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
@@ -59,7 +63,7 @@ def load_recipe(path: str | Path, base: BuildConfig | None = None) -> BuildConfi
         raise ConfigError(f"recipe {path}: {exc}") from None
 
 
-def recipe_dict(config: BuildConfig) -> dict:
+def recipe_dict(config: Any) -> dict:
     """The recipe options of ``config`` as plain TOML-able values, in recipe order."""
     recipe: dict[str, Any] = {}
     for name, value, f in config.options():
@@ -69,10 +73,10 @@ def recipe_dict(config: BuildConfig) -> dict:
     return recipe
 
 
-def dump_recipe(config: BuildConfig) -> str:
+def dump_recipe(config: Any, replay: str = "edgekit build DATA --recipe recipe.toml") -> str:
     """TOML text for ``config``'s recipe: scalars first, then tables, then [[stages]]."""
     recipe = recipe_dict(config)
-    lines = ["# edgekit recipe: replay with  edgekit build DATA --recipe recipe.toml", ""]
+    lines = [f"# edgekit recipe: replay with  {replay}", ""]
     tables = []
     for key, value in recipe.items():
         if key == "stages" or isinstance(value, dict):

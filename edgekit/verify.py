@@ -68,3 +68,39 @@ def require_conversion_kept(change: Change, quantization: str) -> None:
             f"tflite {change.after:.4f}; limit {change.limit:.1%}); more representative images or a "
             "quantization-friendlier backbone may help"
         )
+
+
+@dataclass(frozen=True)
+class OutputAgreement:
+    """How closely one output of a converted model follows the source model's."""
+
+    name: str
+    max_abs_error: float
+    mean_abs_error: float
+    # 10·log10(signal power / error power); infinite when identical.
+    snr_db: float
+    cosine: float
+    # For a class-score vector (N, classes): how often the two argmaxes agree.
+    top1_agreement: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def compare_output(name: str, reference: np.ndarray, converted: np.ndarray) -> OutputAgreement:
+    ref = reference.astype(np.float64).reshape(len(reference), -1)
+    got = converted.astype(np.float64).reshape(len(converted), -1)
+    error = got - ref
+    noise, signal = float(np.sum(error ** 2)), float(np.sum(ref ** 2))
+    snr = float("inf") if noise == 0 else 10 * np.log10(max(signal, 1e-30) / noise)
+    norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1)
+    cosines = np.where(norms > 0, np.sum(ref * got, axis=1) / np.where(norms > 0, norms, 1), 1.0)
+    classes = reference.ndim == 2 and reference.shape[1] > 1
+    return OutputAgreement(
+        name=name,
+        max_abs_error=float(np.max(np.abs(error))),
+        mean_abs_error=float(np.mean(np.abs(error))),
+        snr_db=float(snr),
+        cosine=float(np.mean(cosines)),
+        top1_agreement=float(np.mean(ref.argmax(axis=1) == got.argmax(axis=1))) if classes else None,
+    )

@@ -1,5 +1,5 @@
 """Conversion of Keras models to TensorFlow Lite for a target profile."""
 
-from edgekit.convert.tflite import to_tflite
+from edgekit.convert.tflite import saved_model_to_tflite, to_tflite
 
-__all__ = ["to_tflite"]
+__all__ = ["saved_model_to_tflite", "to_tflite"]

@@ -35,6 +35,14 @@ def to_tflite(model: Any, settings: ConvertSettings, *, batch_size: int = 1,
         return _convert(tf, converter, settings, representative)
 
 
+def saved_model_to_tflite(folder: str, settings: ConvertSettings,
+                          calibration: dict[str, np.ndarray] | None = None) -> bytes:
+    """Convert a SavedModel's ``serving_default`` signature; ``calibration``: samples by input name."""
+    tf = tensorflow()
+    _check_settings(settings, calibration)
+    return _convert(tf, tf.lite.TFLiteConverter.from_saved_model(folder), settings, calibration)
+
+
 def _from_saved_model(tf: Any, model: Any, signature: Any, folder: str) -> Any:
     """A converter for a model trained under a tf.distribute strategy, through a SavedModel.
 
@@ -50,7 +58,8 @@ def _from_saved_model(tf: Any, model: Any, signature: Any, folder: str) -> Any:
     return tf.lite.TFLiteConverter.from_saved_model(folder)
 
 
-def _convert(tf: Any, converter: Any, settings: ConvertSettings, representative: np.ndarray | None) -> bytes:
+def _convert(tf: Any, converter: Any, settings: ConvertSettings,
+             representative: np.ndarray | dict[str, np.ndarray] | None) -> bytes:
     quantization = settings.quantization
     if quantization == Quantization.FLOAT16:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -59,11 +68,19 @@ def _convert(tf: Any, converter: Any, settings: ConvertSettings, representative:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif quantization == Quantization.INT8:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        samples = representative.astype(np.float32)
+        if isinstance(representative, dict):
+            # A signature's inputs by name, one sample at a time (the batch the model was given).
+            count = len(next(iter(representative.values())))
 
-        def calibration():
-            for image in samples:
-                yield [image[None]]
+            def calibration():
+                for i in range(count):
+                    yield {name: value[i:i + 1] for name, value in representative.items()}
+        else:
+            samples = representative.astype(np.float32)
+
+            def calibration():
+                for image in samples:
+                    yield [image[None]]
 
         converter.representative_dataset = calibration
         ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -80,7 +97,7 @@ def _convert(tf: Any, converter: Any, settings: ConvertSettings, representative:
         raise ConversionError(f"TFLite conversion ({quantization}) failed: {lines[0].strip()[:400]}") from exc
 
 
-def _check_settings(settings: ConvertSettings, representative: np.ndarray | None) -> None:
+def _check_settings(settings: ConvertSettings, representative: np.ndarray | dict | None) -> None:
     integer_io = {settings.input_type, settings.output_type} - {TensorType.FLOAT32}
     if integer_io and settings.quantization != Quantization.INT8:
         raise ConfigError(
