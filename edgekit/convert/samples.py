@@ -48,13 +48,19 @@ def load_samples(data: Any, inputs: Sequence[Port], *, mean: float = 0.0, std: f
 
 
 def split(samples: Samples, held_back: int) -> tuple[Samples, Samples]:
-    """(calibration, verification): the last ``held_back`` samples are never calibrated on."""
+    """(calibration, verification): ``held_back`` samples spread evenly over the set (sorted
+    image folders group by class; a tail would be one class) are never calibrated on."""
     count = len(next(iter(samples.values())))
+    verify = held_back_indices(count, held_back)
+    calibrate = np.setdiff1d(np.arange(count), verify)
+    return ({k: v[calibrate] for k, v in samples.items()}, {k: v[verify] for k, v in samples.items()})
+
+
+def held_back_indices(count: int, held_back: int) -> np.ndarray:
     held_back = min(held_back, count - 1)
     if held_back < 1:
         raise DataError(f"{count} sample(s): at least 2 are needed, one to calibrate and one to verify")
-    cut = count - held_back
-    return ({k: v[:cut] for k, v in samples.items()}, {k: v[cut:] for k, v in samples.items()})
+    return np.unique(np.linspace(0, count - 1, held_back).round().astype(int))
 
 
 def _images(folder: Path, inputs: Sequence[Port], mean: float, std: float, limit: int) -> Samples:

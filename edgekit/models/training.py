@@ -129,18 +129,20 @@ def _set_trainable(backbone: Any, top_layers: int) -> None:
 
 def fit_phase(model: Any, train_ds: Any, val_ds: Any, name: str, epochs: int, lr: float, patience: int,
               progress: Progress, *, shape: EpochShape, callbacks: Sequence = (), settled_epoch: int = 1,
-              cached: bool = False) -> PhaseResult:
+              cached: bool = False, loss: Any = "sparse_categorical_crossentropy",
+              metrics: Sequence = ("accuracy",)) -> PhaseResult:
     """Compile and fit ``model`` for up to ``epochs`` epochs of ``shape``, ending on the best epoch.
 
     The best epoch is the one with the highest validation accuracy (lowest validation
     loss among ties) from ``settled_epoch`` on: a pruning stage's weights before its
-    schedule reaches the target sparsity are not a result.
+    schedule reaches the target sparsity are not a result. A model compiled without an
+    accuracy metric (``loss`` and ``metrics`` of the caller's own) is judged on validation loss.
     """
     keras = keras_module()
     model.compile(
         optimizer=keras.optimizers.Adam(lr),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss=loss,
+        metrics=list(metrics),
     )
     best = _BestEpoch(patience, settled_epoch)
     callbacks = [
@@ -156,7 +158,8 @@ def fit_phase(model: Any, train_ds: Any, val_ds: Any, name: str, epochs: int, lr
     start = time.perf_counter()
     data = train_ds.repeat(shape.passes) if shape.passes > 1 else train_ds
     history = model.fit(data, validation_data=val_ds, epochs=epochs, verbose=0, callbacks=callbacks)
-    val_acc = history.history.get("val_accuracy", [float("nan")])
+    val_acc = history.history.get("val_accuracy", [float("nan")] * len(history.history.get("val_loss", [0])))
+    measured_accuracy = "val_accuracy" in history.history
     return PhaseResult(
         name=name,
         epochs_run=len(val_acc),
@@ -164,7 +167,8 @@ def fit_phase(model: Any, train_ds: Any, val_ds: Any, name: str, epochs: int, lr
         learning_rate=lr,
         trainable_weights=trainable,
         best_epoch=best.best_epoch,
-        val_accuracy=float(best.best[0]) if best.best_epoch else float(val_acc[-1]),
+        val_accuracy=(float(best.best[0]) if best.best_epoch else float(val_acc[-1])) if measured_accuracy
+        else float("nan"),
         seconds=round(time.perf_counter() - start, 2),
         steps_per_epoch=shape.steps,
         cached_features=cached,
@@ -194,7 +198,8 @@ class _BestEpoch:
                 logs = logs or {}
                 if epoch + 1 < settled_epoch:
                     return
-                score = (logs.get("val_accuracy", -math.inf), -logs.get("val_loss", math.inf))
+                loss = -logs.get("val_loss", math.inf)
+                score = (logs["val_accuracy"], loss) if "val_accuracy" in logs else (loss, 0.0)
                 # Patience waits for a gain in accuracy; a tie with a lower loss only
                 # chooses which weights are kept.
                 self.wait = 0 if score[0] > self.best[0] else self.wait + 1

@@ -28,15 +28,19 @@ class StageResult:
     details: dict = field(default_factory=dict)
 
 
-def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, val_labels: np.ndarray,
+def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, val_labels: np.ndarray | None,
                *, shape: EpochShape, progress: Progress, patience: int = 6,
                wrap: Callable[[Any], Any] | None = None,
-               check: Callable[[float, str], None] | None = None) -> tuple[Any, list[StageResult]]:
+               check: Callable[[float, str], None] | None = None,
+               loss: Any = "sparse_categorical_crossentropy",
+               metrics: Sequence = ("accuracy",)) -> tuple[Any, list[StageResult]]:
     """Apply, fine-tune and strip each stage in order; returns the final model and one result per stage.
 
     Each stage fine-tunes up to its epochs, stops when validation accuracy has not
     improved for half of ``patience`` epochs, and keeps its best epoch. ``check`` is
     called with each stage's validation accuracy and name (it raises to stop the build).
+    ``val_labels`` None (a model of the caller's own, with its ``loss`` and ``metrics``):
+    each stage is judged on validation loss and its accuracy is the best epoch's metric.
 
     The model is flattened first (tfmot wraps layers of a flat model only) and its
     BatchNorm layers frozen: their statistics came from full training and a few
@@ -57,10 +61,14 @@ def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, 
         fitted = wrap(applied.model) if wrap else applied.model
         phase = fit_phase(fitted, train_ds, val_ds, stage.name, stage.epochs, stage.learning_rate,
                           max(1, patience // 2) if patience else 0, progress, shape=shape,
-                          callbacks=applied.callbacks, settled_epoch=applied.settled_epoch)
+                          callbacks=applied.callbacks, settled_epoch=applied.settled_epoch, loss=loss,
+                          metrics=metrics)
         current = stage.strip(applied.model)
-        scores = current.predict(val_ds, verbose=0)
-        accuracy = float(np.mean(scores.argmax(axis=1) == val_labels))
+        if val_labels is not None:
+            scores = current.predict(val_ds, verbose=0)
+            accuracy = float(np.mean(scores.argmax(axis=1) == val_labels))
+        else:
+            accuracy = phase.val_accuracy
         progress.log(f"after {stage.name}: validation accuracy {accuracy:.4f} "
                      f"(best of {phase.epochs_run} epochs: {phase.best_epoch})")
         if check is not None:

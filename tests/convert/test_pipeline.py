@@ -130,21 +130,23 @@ def test_calibration_that_misses_the_real_range_fails_with_nothing_written(tf_ke
                                                                           tmp_path):
     """Calibrated on dark frames only, verified on the real digits held back: the int8
     ranges clip every real activation, and the gate refuses the model."""
-    from edgekit.convert.samples import load_samples
+    from edgekit.convert.samples import held_back_indices, load_samples
     from edgekit.convert.source import load_source
 
     source = load_source(tf_keras_classifier)
     real = load_samples(digit_images, source.inputs)["image"]
-    broken = np.concatenate([np.zeros((100, *real.shape[1:]), np.float32), real[:25]])
+    broken = np.zeros_like(real)
+    verify = held_back_indices(len(real), 24)  # --verify-samples 24, a fifth of 120
+    broken[verify] = real[verify]
     np.save(tmp_path / "broken.npy", broken)
     result = CliRunner().invoke(cli, ["convert", str(tf_keras_classifier), "--calibration",
-                                      str(tmp_path / "broken.npy"), "--verify-samples", "25", "--out",
+                                      str(tmp_path / "broken.npy"), "--verify-samples", "24", "--out",
                                       str(tmp_path / "o"), "--quiet"])
     assert result.exit_code == 1
     assert "dB from the source model" in result.stderr and result.stderr.count("\n") == 1
     assert not (tmp_path / "o").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["broken.npy"]
     with pytest.raises(ConversionError, match="dB from the source model"):
-        convert(tf_keras_classifier, calibration=tmp_path / "broken.npy", verify_samples=25, out=tmp_path / "p",
+        convert(tf_keras_classifier, calibration=tmp_path / "broken.npy", verify_samples=24, out=tmp_path / "p",
                 progress=False)
 
 
