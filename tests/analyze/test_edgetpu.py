@@ -35,10 +35,11 @@ def test_unsupported_op_in_the_middle_splits_the_graph(leaky_relu_int8):
     assert "LEAKY_RELU" in causes and "third_conv" not in causes
 
 
-def test_dynamic_batch_is_rejected(dynamic_batch_int8):
+def test_dynamic_batch_is_rejected_and_the_fix_is_named(dynamic_batch_int8):
     report = check(dynamic_batch_int8, "edgetpu", compile=False)
     assert not report.fully_supported
-    assert any(issue.startswith("dynamic shape") for issue in report.model_issues)
+    issues = [i for i in report.model_issues if i.startswith("dynamic shape")]
+    assert issues and all("edgekit convert MODEL --target edgetpu" in i and "static batch of 1" in i for i in issues)
 
 
 def test_without_compiler_the_report_says_what_to_run(mobilenet_int8, monkeypatch):
