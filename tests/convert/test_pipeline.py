@@ -23,7 +23,7 @@ def tf_keras_classifier(tmp_path_factory):
     digits = load_digits()
     x = np.repeat(np.kron(digits.images, np.ones((2, 2)))[..., None] * 16, 3, axis=-1).astype(np.float32)
     inputs = keras.Input((16, 16, 3), name="image")
-    h = keras.layers.Rescaling(1 / 255.0)(inputs)
+    h = keras.layers.Rescaling(1 / 255.0, name="scale")(inputs)
     h = keras.layers.Conv2D(8, 3, activation="relu")(h)
     h = keras.layers.Flatten()(keras.layers.MaxPooling2D()(h))
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="scores")(h))
@@ -73,7 +73,7 @@ def test_a_tf_keras_classifier_converts_for_each_target_and_is_verified(tf_keras
     result = convert(tf_keras_classifier, target=target, calibration=digit_images, out=tmp_path / "o",
                      progress=False)
     report = result.report
-    assert report["source"]["kind"] == "tf_keras" and report["source"]["preprocessing"] == "rescaling"
+    assert report["source"]["kind"] == "tf_keras" and report["source"]["preprocessing"] == "scale"
     assert report["tflite"]["quantization"] == quantization
     [scores] = report["verification"]["outputs"]
     assert scores["name"] == "scores" and scores["snr_db"] >= least_snr and scores["top1_agreement"] >= 0.9
@@ -166,7 +166,7 @@ def test_a_recipe_replays_the_conversion(tf_keras_classifier, digit_images, tmp_
     (["nowhere.keras", "-c", "."], "model nowhere.keras does not exist"),
     (["MODEL", "-c", "nowhere"], "calibration data nowhere does not exist"),
     (["MODEL", "-c", "DATA", "--std", "0"], "--std must be positive"),
-    (["MODEL", "-c", "DATA", "--mean", "127.5"], "the model scales its own pixels (layer rescaling)"),
+    (["MODEL", "-c", "DATA", "--mean", "127.5"], "the model scales its own pixels (layer scale)"),
     (["MODEL", "-c", "DATA", "--target", "tpu"], "unknown target 'tpu'"),
 ])
 def test_bad_convert_inputs_get_one_line_and_exit_1(tf_keras_classifier, digit_images, tmp_path, args, message):
