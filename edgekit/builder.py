@@ -146,7 +146,8 @@ def build(data: DataSource, config: BuildConfig | None = None, /, **options: Any
             with timings.step("optimise"):
                 optimised = optimise(trained, split, plan, say)
             with timings.step("convert"):
-                tflite_path = convert(optimised.model, plan, trained.calibration, work / "model.tflite", say)
+                tflite_path = convert(optimised.model, plan, trained.calibration, work / "model.tflite", say,
+                                      metadata=model_metadata(plan, split))
             with timings.step("verify"):
                 conversion, runtime = verify(tflite_path, optimised, split, plan, say)
             with timings.step("check"):
@@ -323,14 +324,35 @@ def optimise(trained: Trained, split: Split, plan: Plan, say: Progress) -> Optim
     return Optimised(model, results, scores, change, each)
 
 
-def convert(model: Any, plan: Plan, calibration: np.ndarray, path: Path, say: Progress) -> Path:
-    """The model converted as the target profile says, written to ``path``."""
+def model_metadata(plan: Plan, split: Split) -> dict:
+    """What the .tflite's metadata says (classifier_info's keywords): names and class names."""
+    settings, classes = plan.config.metadata, split.train.class_names
+    source = Path(split.everything.root).name if split.everything.root else "arrays"
+    height, width = plan.image_size
+    shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
+    return dict(
+        name=settings.model_name or f"{source} {plan.backbone.value}",
+        description=settings.model_description or (
+            f"Image classifier, {len(classes)} classes ({shown}); {plan.backbone.value} at {width}x{height}, "
+            f"built by edgekit {__version__} for {plan.profile.id}."),
+        version=settings.model_version, author=settings.model_author, license=settings.model_license,
+        labels=tuple(classes),
+    )
+
+
+def convert(model: Any, plan: Plan, calibration: np.ndarray, path: Path, say: Progress,
+            metadata: dict | None = None) -> Path:
+    """The model converted as the target profile says, written to ``path`` with its
+    metadata (``metadata``: classifier_info's keywords, names and class names)."""
     from edgekit.convert import to_tflite
+    from edgekit.metadata import attach, classifier_info
 
     settings, limits = plan.profile.convert, plan.profile.limits
     say.log(f"converting for {plan.profile.id}: {settings.quantization}, "
             f"{settings.input_type} input, {settings.output_type} output")
     data = to_tflite(model, settings, batch_size=limits.batch_size, representative=calibration)
+    if metadata is not None:
+        data = attach(data, classifier_info(data, **metadata))
     if limits.max_model_bytes and len(data) > limits.max_model_bytes:
         raise ConversionError(
             f"model.tflite is {len(data):,} bytes, over {plan.profile.id}'s limit of {limits.max_model_bytes:,}")

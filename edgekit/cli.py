@@ -407,6 +407,95 @@ def profile(models: tuple[str, ...], as_json: bool, input_shape: str | None, rem
         click.echo(render_comparison(results))
 
 
+@cli.command(name="metadata")
+@click.argument("model", type=click.Path(path_type=str))
+@click.option("--labels", type=click.Path(path_type=str), default=None,
+              help="Class names, one per line, in score order: packed into the model as labels.txt.")
+@click.option("--name", default=None, help="Model name [default: the metadata's, or the file's name].")
+@click.option("--description", default=None, help="Model description.")
+@click.option("--version", "model_version", default=None, help="Model version [default: the metadata's, or 1].")
+@click.option("--author", default=None, help="Author.")
+@click.option("--license", "model_license", default=None, help="Licence.")
+@click.option("--out", "-o", type=click.Path(path_type=str), default=None,
+              help="Write the model with its new metadata here instead of replacing MODEL.")
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata as JSON.")
+def metadata_command(model: str, labels: str | None, name: str | None, description: str | None,
+                     model_version: str | None, author: str | None, model_license: str | None, out: str | None,
+                     as_json: bool) -> None:
+    """Print MODEL's TFLite metadata, or, given --labels or --name, add or replace it.
+
+    The metadata is what MediaPipe Tasks, Android Studio's model binding and the LiteRT
+    support library read: names, the image input and its normalisation, the class names
+    (packed as labels.txt) and score statistics. Adding it changes no operator, tensor
+    or weight. Exit status 2 when MODEL cannot be read.
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from edgekit.files import read_labels
+    from edgekit.metadata import attach, classifier_info, read_metadata
+
+    writes = any(v is not None for v in (labels, name, description, model_version, author, model_license))
+    try:
+        from edgekit.analyze import read_model
+
+        read_model(model)
+        current = read_metadata(model)
+        if writes:
+            data = Path(model).read_bytes()
+            old_labels = next((t.labels for t in current.outputs if t.labels), ()) if current else ()
+            names = read_labels(labels) if labels is not None else old_labels
+            if not names:
+                raise ConfigError(f"{model} has no class names in its metadata: give --labels")
+
+            def keep(given: str | None, attribute: str, default: str) -> str:
+                if given is not None:
+                    return given
+                return getattr(current, attribute) if current is not None else default
+
+            info = classifier_info(data, name=keep(name, "name", Path(model).stem), labels=names,
+                                   description=keep(description, "description", ""),
+                                   version=keep(model_version, "version", "1"), author=keep(author, "author", ""),
+                                   license=keep(model_license, "license", ""))
+            target = Path(out) if out is not None else Path(model)
+            fd, scratch = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if target.parent.exists()
+                                           else None)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(attach(data, info))
+            os.replace(scratch, target)  # in one step: MODEL is never half-written
+            current = read_metadata(target)
+    except EdgekitError as exc:
+        raise _UnreadableModel(str(exc)) from None
+    if current is None:
+        if as_json:
+            click.echo("null")
+        else:
+            click.echo(f"{model}: no TFLite metadata (add it with --labels FILE --name NAME)")
+        return
+    if as_json:
+        click.echo(json.dumps(current.to_dict(), indent=2))
+        return
+    lines = [f"name         {current.name}", f"description  {current.description}",
+             f"version      {current.version}", f"author       {current.author}", f"license      {current.license}",
+             f"parser       {current.min_parser_version} or later"]
+    for kind, tensors in (("input", current.inputs), ("output", current.outputs)):
+        for t in tensors:
+            parts = [t.name]
+            if t.color_space:
+                parts.append(f"{t.color_space} image" + (f" {t.size[0]}x{t.size[1]}" if t.size else ""))
+            if t.mean is not None:
+                parts.append(f"normalised (x - {list(t.mean)}) / {list(t.std)}")
+            if t.score_min is not None:
+                parts.append(f"scores {t.score_min:g}..{t.score_max:g}")
+            if t.labels:
+                parts.append(f"{len(t.labels)} labels: {', '.join(t.labels[:8])}" + (", ..." if len(t.labels) > 8
+                                                                                      else ""))
+            lines.append(f"{kind:<12} " + "; ".join(parts))
+    lines.append(f"files        {', '.join(sorted(current.files)) or '-'}")
+    click.echo("\n".join(lines))
+
+
 @cli.command(name="eval")
 @click.argument("model", type=click.Path(path_type=str))
 @click.argument("data", type=click.Path(path_type=str))

@@ -159,6 +159,22 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+class MetadataConfig:
+    """What the model's TFLite metadata says about it (apps' clients read it)."""
+
+    model_name: str | None = option(
+        None, "Model name in the .tflite's metadata [default: the data folder's name and the backbone].")
+    model_description: str | None = option(
+        None, "Description in the metadata [default: the classes, backbone, input size and target].")
+    model_version: str = option("1", "Version in the metadata.")
+    model_author: str = option("", "Author in the metadata.")
+    model_license: str = option("", "Licence in the metadata.")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     out: str = option("build", "Output folder: model.tflite, model.keras, labels.txt, report.json, recipe.toml. "
                                "Replaced atomically.", recipe=False, short="-o")
@@ -196,7 +212,7 @@ def _distill(value: Any, key: str) -> Any:
 
 # Sections whose fields are options under their own names; augment, stages and distill are
 # options themselves (a table, a list of tables, a table).
-_SECTIONS = ("target", "model", "training", "data", "output")
+_SECTIONS = ("target", "model", "training", "data", "metadata", "output")
 
 
 @dataclass(frozen=True)
@@ -215,6 +231,7 @@ class BuildConfig:
             "zoom, translation, contrast, noise). Training images only."), "recipe": True, "cli": True})
     distill: Distill | None = field(default=None, metadata={"parse": _distill})
     stages: tuple[Stage, ...] = field(default=(), metadata={"parse": _stages})
+    metadata: MetadataConfig = field(default_factory=MetadataConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
     def __post_init__(self) -> None:

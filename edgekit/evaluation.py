@@ -56,8 +56,9 @@ def evaluate(model: str | Path, data: str | Path, *, labels: str | Path | None =
     """Top-1/top-5, per-class accuracy and the confusion matrix of ``model`` on ``data``
     (one sub-folder per class, named as in the labels file).
 
-    Labels: ``labels`` or the ``labels.txt`` beside the model (as ``edgekit build`` writes
-    it); without either, the class sub-folders sorted by name, the order a build uses.
+    Labels: ``labels``, the ``labels.txt`` beside the model (as ``edgekit build`` writes
+    it), or the class names in the model's metadata; without any, the class sub-folders
+    sorted by name, the order a build uses.
     Quantised inputs and outputs use the model's own scale and zero point.
     """
     info = read_model(model)
@@ -92,5 +93,9 @@ def evaluate(model: str | Path, data: str | Path, *, labels: str | Path | None =
 def _labels(model: str | Path, labels: str | Path | None) -> list[str] | None:
     path = Path(labels) if labels is not None else Path(model).with_name("labels.txt")
     if labels is None and not path.is_file():
-        return None
+        from edgekit.metadata import read_metadata
+
+        metadata = read_metadata(model)
+        named = [t.labels for t in (metadata.outputs if metadata else ()) if t.labels]
+        return list(named[0]) if named else None
     return read_labels(path)

@@ -8,6 +8,7 @@ from pathlib import Path
 from edgekit.analyze.model import ModelInfo, read_model
 from edgekit.analyze.report import CheckReport
 from edgekit.analyze.rules import checker_for
+from edgekit.metadata import client_notes
 from edgekit.targets import TargetProfile, load_target
 
 
@@ -26,4 +27,5 @@ def check(model: str | Path | ModelInfo, target: str | Path | TargetProfile = "c
     report = checker.check(info, profile)
     if compile and checker.confirm is not None:
         report = checker.confirm(report, info, profile, compiled_dir)
+    report = dataclasses.replace(report, notes=report.notes + tuple(client_notes(info)))
     return report if name is None else dataclasses.replace(report, model=name)

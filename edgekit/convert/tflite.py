@@ -30,7 +30,9 @@ def to_tflite(model: Any, settings: ConvertSettings, *, batch_size: int = 1,
         if tf.distribute.has_strategy():
             converter = _from_saved_model(tf, model, signature, stack.enter_context(tempfile.TemporaryDirectory()))
         else:
-            function = tf.function(lambda image: model(image, training=False)).get_concrete_function(signature)
+            # Named output: the .tflite's serving_default signature runs as image -> scores.
+            function = tf.function(lambda image: {"scores": model(image, training=False)}).get_concrete_function(
+                signature)
             converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
         return _convert(tf, converter, settings, representative)
 
@@ -53,7 +55,7 @@ def _from_saved_model(tf: Any, model: Any, signature: Any, folder: str) -> Any:
     """
     module = tf.Module()
     module.model = model
-    module.serve = tf.function(lambda image: model(image, training=False), input_signature=[signature])
+    module.serve = tf.function(lambda image: {"scores": model(image, training=False)}, input_signature=[signature])
     tf.saved_model.save(module, folder, signatures={"serving_default": module.serve})
     return tf.lite.TFLiteConverter.from_saved_model(folder)
 

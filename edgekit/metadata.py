@@ -1,0 +1,360 @@
+"""TFLite model metadata: what an app's client reads to use a classifier without being told.
+
+MediaPipe Tasks' ImageClassifier, Android Studio's model binding and the LiteRT support
+library read the public metadata schema (``metadata_schema.fbs``, file identifier
+``M001``, carried by mediapipe and tflite-support): the model's name, version, author
+and licence; per input the image properties and normalisation; per output the class
+names as a ``TENSOR_AXIS_LABELS`` file and score statistics. The ModelMetadata
+flatbuffer lives in a model buffer named by a ``TFLITE_METADATA`` entry, and the
+associated files in a zip archive appended to the model file, as the schema's own
+populator writes them.
+
+Written here with ``flatbuffers`` directly: the maintained writer (mediapipe's) cannot
+share an environment with tensorflow-model-optimization, and tflite-support has no
+wheel for current Pythons. Field slots follow the schema's declaration order (a union
+takes two: its type, then its value).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import flatbuffers
+from flatbuffers import number_types
+from flatbuffers.table import Table
+
+from edgekit.errors import ConfigError, ModelFormatError
+
+METADATA_NAME = b"TFLITE_METADATA"
+IDENTIFIER = b"M001"
+# Only what schema 1.0.0 had is written: image properties, normalisation, stats, files.
+MIN_PARSER_VERSION = "1.0.0"
+LABELS_FILE = "labels.txt"
+
+_IMAGE_PROPERTIES = 2  # ContentProperties union: FeatureProperties 1, ImageProperties 2
+_FEATURE_PROPERTIES = 1
+_NORMALIZATION = 1  # ProcessUnitOptions union: NormalizationOptions 1
+_RGB, _GRAYSCALE = 1, 2
+_TENSOR_AXIS_LABELS = 2
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    name: str
+    description: str = ""
+    # An image input: its colour space (RGB or GRAYSCALE) and size (width, height).
+    color_space: str | None = None
+    size: tuple[int, int] | None = None
+    # Float input normalisation: (value - mean) / std per channel; None for none.
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+    # Score range of an output.
+    score_min: float | None = None
+    score_max: float | None = None
+    # Class names of an output, packed as labels.txt (TENSOR_AXIS_LABELS).
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    description: str = ""
+    version: str = "1"
+    author: str = ""
+    license: str = ""
+    inputs: tuple[TensorInfo, ...] = ()
+    outputs: tuple[TensorInfo, ...] = ()
+    min_parser_version: str = MIN_PARSER_VERSION
+    files: dict = field(default_factory=dict)  # associated file name -> bytes, as read back
+
+    def to_dict(self) -> dict:
+        import dataclasses
+
+        data = dataclasses.asdict(self)
+        data["files"] = sorted(self.files)
+        return data
+
+
+def build_metadata(info: ModelInfo) -> bytes:
+    """The ModelMetadata flatbuffer for ``info``."""
+    b = flatbuffers.Builder(1024)
+
+    def string(text: str | None) -> int | None:
+        return b.CreateString(text) if text else None
+
+    def vector(offsets: Sequence[int]) -> int:
+        b.StartVector(4, len(offsets), 4)
+        for offset in reversed(offsets):
+            b.PrependUOffsetTRelative(offset)
+        return b.EndVector()
+
+    def floats(values: Sequence[float]) -> int:
+        b.StartVector(4, len(values), 4)
+        for value in reversed(values):
+            b.PrependFloat32(float(value))
+        return b.EndVector()
+
+    def table(slots: int, fields: list[tuple[str, int, Any]]) -> int:
+        b.StartObject(slots)
+        for kind, slot, value in fields:
+            if value is None:
+                continue
+            if kind == "offset":
+                b.PrependUOffsetTRelativeSlot(slot, value, 0)
+            elif kind == "byte":
+                b.PrependUint8Slot(slot, value, 0)
+            elif kind == "uint":
+                b.PrependUint32Slot(slot, value, 0)
+        return b.EndObject()
+
+    def associated_file(name: str, description: str, kind: int) -> int:
+        # AssociatedFile: name, description, type, locale, version
+        return table(5, [("offset", 0, string(name)), ("offset", 1, string(description)), ("byte", 2, kind)])
+
+    def tensor(t: TensorInfo) -> int:
+        name, description = string(t.name), string(t.description)
+        if t.color_space is not None:
+            size = None
+            if t.size is not None:
+                size = table(2, [("uint", 0, t.size[0]), ("uint", 1, t.size[1])])  # ImageSize: width, height
+            space = _RGB if t.color_space == "RGB" else _GRAYSCALE
+            properties = table(2, [("byte", 0, space), ("offset", 1, size)])  # ImageProperties
+            content = table(3, [("byte", 0, _IMAGE_PROPERTIES), ("offset", 1, properties)])
+        else:
+            content = table(3, [("byte", 0, _FEATURE_PROPERTIES), ("offset", 1, table(0, []))])
+        units = None
+        if t.mean is not None and t.std is not None:
+            mean, std = floats(t.mean), floats(t.std)
+            normalization = table(2, [("offset", 0, mean), ("offset", 1, std)])
+            units = vector([table(2, [("byte", 0, _NORMALIZATION), ("offset", 1, normalization)])])
+        stats = None
+        if t.score_min is not None and t.score_max is not None:
+            top, bottom = floats([t.score_max]), floats([t.score_min])
+            stats = table(2, [("offset", 0, top), ("offset", 1, bottom)])  # Stats: max, min
+        files = None
+        if t.labels:
+            files = vector([associated_file(LABELS_FILE, "Class names, one per line, in score order.",
+                                            _TENSOR_AXIS_LABELS)])
+        # TensorMetadata: name, description, dimension_names, content, process_units, stats, associated_files
+        return table(7, [("offset", 0, name), ("offset", 1, description), ("offset", 3, content),
+                         ("offset", 4, units), ("offset", 5, stats), ("offset", 6, files)])
+
+    inputs = vector([tensor(t) for t in info.inputs])
+    outputs = vector([tensor(t) for t in info.outputs])
+    subgraph = table(10, [("offset", 2, inputs), ("offset", 3, outputs)])  # SubGraphMetadata
+    fields = [("offset", 0, string(info.name)), ("offset", 1, string(info.description)),
+              ("offset", 2, string(info.version)), ("offset", 3, vector([subgraph])),
+              ("offset", 4, string(info.author)), ("offset", 5, string(info.license)),
+              ("offset", 7, string(info.min_parser_version))]
+    root = table(8, fields)  # ModelMetadata
+    b.Finish(root, file_identifier=IDENTIFIER)
+    return bytes(b.Output())
+
+
+def attach(model: bytes, info: ModelInfo) -> bytes:
+    """``model`` with ``info``'s metadata and files, replacing any it had.
+
+    The model's operators, tensors and weights are carried over unchanged: only a
+    metadata buffer, its TFLITE_METADATA entry and the appended files are added.
+    """
+    from edgekit.analyze.schema import schema
+
+    s = schema()
+    tree = s.ModelT.InitFromObj(s.Model.GetRootAsModel(_flatbuffer_part(model), 0))
+    entries = list(tree.metadata or [])
+    entry = next((m for m in entries if m.name == METADATA_NAME), None)
+    if entry is None:
+        tree.buffers.append(s.BufferT())
+        entry = s.MetadataT()
+        entry.name, entry.buffer = METADATA_NAME, len(tree.buffers) - 1
+        entries.append(entry)
+    tree.buffers[entry.buffer].data = list(build_metadata(info))
+    tree.metadata = entries
+    builder = flatbuffers.Builder(len(model) + 4096)
+    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
+    packed = bytes(builder.Output())
+    labelled = [t.labels for t in info.outputs if t.labels]
+    files = {LABELS_FILE: "".join(f"{n}\n" for n in labelled[0]).encode()} if labelled else {}
+    if not files:
+        return packed
+    archive = io.BytesIO()
+    archive.write(packed)
+    # Appended after the flatbuffer: a zip reader finds its directory from the end.
+    with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_STORED) as zipped:
+        for name, data in files.items():
+            zipped.writestr(name, data)
+    return archive.getvalue()
+
+
+def read_metadata(model: bytes | str | Path) -> ModelInfo | None:
+    """The metadata in a .tflite, or None when it has none."""
+    data = Path(model).read_bytes() if isinstance(model, (str, Path)) else bytes(model)
+    from edgekit.analyze.schema import schema
+
+    s = schema()
+    try:
+        tree = s.Model.GetRootAsModel(data, 0)
+        entries = [tree.Metadata(i) for i in range(tree.MetadataLength())]
+    except Exception as exc:  # noqa: BLE001 - a damaged flatbuffer fails in many ways
+        raise ModelFormatError(f"cannot read the model's metadata: {exc}") from None
+    entry = next((m for m in entries if m.Name() == METADATA_NAME), None)
+    if entry is None:
+        return None
+    raw = tree.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+    if raw[4:8] != IDENTIFIER:
+        raise ModelFormatError("the model's TFLITE_METADATA buffer is not ModelMetadata (no M001 identifier)")
+    files = {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zipped:
+            files = {name: zipped.read(name) for name in zipped.namelist()}
+    except zipfile.BadZipFile:
+        pass
+    return _parse(raw, files)
+
+
+def _parse(raw: bytes, files: dict) -> ModelInfo:
+    root = Table(raw, flatbuffers.encode.Get(number_types.UOffsetTFlags.packer_type, raw, 0))
+
+    def field_pos(tab: Table, slot: int) -> int:
+        return tab.Offset(4 + 2 * slot)
+
+    def string(tab: Table, slot: int) -> str:
+        o = field_pos(tab, slot)
+        return tab.String(o + tab.Pos).decode("utf-8") if o else ""
+
+    def child(tab: Table, slot: int) -> Table | None:
+        o = field_pos(tab, slot)
+        return Table(tab.Bytes, tab.Indirect(o + tab.Pos)) if o else None
+
+    def tables(tab: Table, slot: int) -> list[Table]:
+        o = field_pos(tab, slot)
+        if not o:
+            return []
+        start = tab.Vector(o)
+        return [Table(tab.Bytes, tab.Indirect(start + 4 * i)) for i in range(tab.VectorLen(o))]
+
+    def floats(tab: Table, slot: int) -> tuple[float, ...]:
+        o = field_pos(tab, slot)
+        if not o:
+            return ()
+        start = tab.Vector(o)
+        return tuple(tab.Get(number_types.Float32Flags, start + 4 * i) for i in range(tab.VectorLen(o)))
+
+    def byte(tab: Table, slot: int) -> int:
+        o = field_pos(tab, slot)
+        return tab.Get(number_types.Uint8Flags, o + tab.Pos) if o else 0
+
+    def uint(tab: Table, slot: int) -> int:
+        o = field_pos(tab, slot)
+        return tab.Get(number_types.Uint32Flags, o + tab.Pos) if o else 0
+
+    def tensor(tab: Table) -> TensorInfo:
+        color_space = size = mean = std = score_min = score_max = None
+        content = child(tab, 3)
+        if content is not None and byte(content, 0) == _IMAGE_PROPERTIES:
+            properties = child(content, 1)
+            color_space = {_RGB: "RGB", _GRAYSCALE: "GRAYSCALE"}.get(byte(properties, 0), "UNKNOWN")
+            image_size = child(properties, 1)
+            size = (uint(image_size, 0), uint(image_size, 1)) if image_size is not None else None
+        for unit in tables(tab, 4):
+            if byte(unit, 0) == _NORMALIZATION:
+                options = child(unit, 1)
+                mean, std = floats(options, 0), floats(options, 1)
+        stats = child(tab, 5)
+        if stats is not None and floats(stats, 0) and floats(stats, 1):
+            score_max, score_min = floats(stats, 0)[0], floats(stats, 1)[0]
+        labels: tuple[str, ...] = ()
+        for f in tables(tab, 6):
+            if byte(f, 2) == _TENSOR_AXIS_LABELS and string(f, 0) in files:
+                text = files[string(f, 0)].decode("utf-8")
+                labels = tuple(line.strip() for line in text.splitlines() if line.strip())
+        return TensorInfo(name=string(tab, 0), description=string(tab, 1), color_space=color_space, size=size,
+                          mean=mean, std=std, score_min=score_min, score_max=score_max, labels=labels)
+
+    subgraphs = tables(root, 3)
+    inputs = tuple(tensor(t) for t in tables(subgraphs[0], 2)) if subgraphs else ()
+    outputs = tuple(tensor(t) for t in tables(subgraphs[0], 3)) if subgraphs else ()
+    return ModelInfo(name=string(root, 0), description=string(root, 1), version=string(root, 2),
+                     author=string(root, 4), license=string(root, 5), inputs=inputs, outputs=outputs,
+                     min_parser_version=string(root, 7), files=files)
+
+
+def _flatbuffer_part(model: bytes) -> bytes:
+    """The model without files appended after it by an earlier attach (the zip is ignored
+    by the flatbuffer reader, but is dropped so files are not appended twice)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(model)) as zipped:
+            first = min((info.header_offset for info in zipped.infolist()), default=len(model))
+            return model[:first]
+    except zipfile.BadZipFile:
+        return model
+
+
+def classifier_info(model: bytes, *, name: str, labels: Sequence[str], description: str = "", version: str = "1",
+                    author: str = "", license: str = "", input_name: str = "image",
+                    output_name: str = "scores") -> ModelInfo:
+    """Metadata for an image classifier: RGB input, class-score output with its labels.
+
+    edgekit classifiers take 0-255 pixels with their preprocessing inside the model, so
+    a float input's normalisation is mean 0, std 1; a uint8 input needs none.
+    """
+    from edgekit.analyze import read_model
+
+    info = read_model(_flatbuffer_part(model))
+    main = info.main
+    if len(main.inputs) != 1 or len(main.outputs) != 1:
+        raise ConfigError("classifier metadata needs a model with one input and one output")
+    image, scores = main.tensors[main.inputs[0]], main.tensors[main.outputs[0]]
+    if len(image.shape) != 4 or image.shape[-1] not in (1, 3):
+        raise ConfigError(f"classifier metadata needs an image input (N, H, W, 1 or 3); this one is "
+                          f"{list(image.shape)}")
+    classes = scores.shape[-1]
+    if labels and len(labels) != classes:
+        raise ConfigError(f"{len(labels)} labels for a model with {classes} class scores")
+    float_input = image.dtype == "FLOAT32"
+    channels = image.shape[-1]
+    return ModelInfo(
+        name=name, description=description, version=version, author=author, license=license,
+        inputs=(TensorInfo(name=input_name, description="Pixels 0-255; the model does its own preprocessing.",
+                           color_space="RGB" if channels == 3 else "GRAYSCALE",
+                           size=(int(image.shape[2]), int(image.shape[1])),
+                           mean=(0.0,) * channels if float_input else None,
+                           std=(1.0,) * channels if float_input else None),),
+        outputs=(TensorInfo(name=output_name, description="Probability of each class.", score_min=0.0,
+                            score_max=1.0, labels=tuple(labels)),),
+    )
+
+
+def client_notes(model: Any) -> list[str]:
+    """What an app's client (MediaPipe Tasks, Android model binding) will make of this
+    model's metadata and I/O types, for an image model; nothing for other models.
+
+    MediaPipe Tasks takes uint8 or float32 image inputs, and a float32 one only with
+    NormalizationOptions metadata ("requires specifying NormalizationOptions metadata").
+    """
+    if not model.source or model.source == "<bytes>":
+        return []
+    main = model.main
+    if len(main.inputs) != 1:
+        return []
+    image = main.tensors[main.inputs[0]]
+    if len(image.shape) != 4 or image.shape[-1] not in (1, 3):
+        return []
+    metadata = read_metadata(model.source)
+    notes = []
+    if metadata is None:
+        notes.append("no TFLite metadata: MediaPipe Tasks and Android model binding need it "
+                     "(edgekit metadata MODEL --labels labels.txt adds it)")
+    else:
+        labels = next((t.labels for t in metadata.outputs if t.labels), ())
+        notes.append(f"metadata: {metadata.name!r} version {metadata.version}, {len(labels)} class names")
+    if image.dtype not in ("UINT8", "FLOAT32"):
+        notes.append(f"{image.dtype.lower()} input: MediaPipe Tasks takes uint8 or float32 images, so this model "
+                     "runs only where its target needs these I/O types")
+    elif image.dtype == "FLOAT32" and metadata is not None and not any(t.mean for t in metadata.inputs):
+        notes.append("float32 input without normalisation metadata: MediaPipe's ImageClassifier refuses it")
+    return notes

@@ -1,0 +1,140 @@
+"""An edgekit model run by a real app client: MediaPipe Tasks' ImageClassifier, in its own venv.
+
+MediaPipe pins an absl-py that clashes with tensorflow-model-optimization, so it lives
+in a separate virtual environment that this tool creates (mediapipe 0.10.21: its
+metadata tools import; later wheels miss a module). The images are resized by
+edgekit's own loader first, so both sides see the same pixels and any disagreement is
+the client's, not resampling's.
+
+    python tools/mediapipe_check.py build/demo/cpu/model.tflite samples/digits [--venv build/mediapipe-venv]
+
+Prints, for the validation images: whether ImageClassifier returns edgekit's class
+names, and how often its top-1 matches edgekit's interpreter and the LiteRT signature
+runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+MEDIAPIPE = "mediapipe==0.10.21"
+# mediapipe's own pins pull jax and sounddevice, which ImageClassifier does not use.
+CLIENT_PACKAGES = ["numpy<2", "absl-py", "attrs", "flatbuffers", "protobuf<5", "opencv-python-headless<4.11",
+                   "matplotlib"]
+
+CLIENT = r'''
+import json, sys
+import numpy as np
+import mediapipe as mp
+from PIL import Image
+from mediapipe.tasks.python import vision
+from mediapipe.tasks.python.core import base_options
+
+model, images = sys.argv[1], sys.argv[2:]
+options = vision.ImageClassifierOptions(base_options=base_options.BaseOptions(model_asset_path=model),
+                                        max_results=1)
+out = []
+with vision.ImageClassifier.create_from_options(options) as classifier:
+    for path in images:
+        pixels = np.asarray(Image.open(path).convert("RGB"))
+        top = classifier.classify(mp.Image(image_format=mp.ImageFormat.SRGB, data=pixels)).classifications[0]
+        best = top.categories[0]
+        out.append({"index": best.index, "name": best.category_name, "score": best.score})
+print(json.dumps(out))
+'''
+
+
+class ClientUnavailable(Exception):
+    """MediaPipe could not be installed here; the message says why."""
+
+
+def mediapipe_python(venv: Path) -> Path:
+    """The Python of a venv with MediaPipe Tasks, created on first use."""
+    python = venv / "bin" / "python"
+    if python.is_file() and _imports(python):
+        return python
+    steps = [[sys.executable, "-m", "venv", "--clear", str(venv)],
+             [str(python), "-m", "pip", "install", "--quiet", "--no-deps", MEDIAPIPE],
+             [str(python), "-m", "pip", "install", "--quiet", *CLIENT_PACKAGES]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode:
+            lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+            raise ClientUnavailable(f"{' '.join(step[:4])} failed: {lines[-1] if lines else done.returncode}")
+    if not _imports(python):
+        raise ClientUnavailable("mediapipe was installed but its ImageClassifier does not import")
+    return python
+
+
+def _imports(python: Path) -> bool:
+    code = "from mediapipe.tasks.python import vision"
+    return subprocess.run([str(python), "-c", code], capture_output=True).returncode == 0
+
+
+def classify(python: Path, model: Path, images: list[Path]) -> list[dict]:
+    done = subprocess.run([str(python), "-c", CLIENT, str(model), *map(str, images)], capture_output=True,
+                          text=True)
+    if done.returncode:
+        raise RuntimeError(f"ImageClassifier failed: {done.stderr.strip().splitlines()[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare(python: Path, model: Path, data: Path, limit: int = 300) -> dict:
+    """ImageClassifier against edgekit's interpreter and the signature runner on ``data``."""
+    from edgekit.analyze import read_model
+    from edgekit.data import load_image_folder
+    from edgekit.inference import predict, run_signature
+    from edgekit.metadata import read_metadata
+
+    image = read_model(model).main
+    shape = image.tensors[image.inputs[0]].shape
+    labels = next(t.labels for t in read_metadata(model).outputs if t.labels)
+    folder = load_image_folder(data, (shape[1], shape[2]), class_names=labels)
+    pick = np.linspace(0, len(folder) - 1, min(limit, len(folder))).astype(int)
+    pixels = folder.images[pick]
+    with tempfile.TemporaryDirectory() as scratch:
+        from PIL import Image
+
+        paths = []
+        for i, p in enumerate(pixels):
+            path = Path(scratch) / f"{i:04d}.png"
+            Image.fromarray(p).save(path)
+            paths.append(path)
+        client = classify(python, model, paths)
+    ours = predict(model, pixels).argmax(axis=1)
+    signature = run_signature(model, {"image": pixels.astype(np.float32)})["scores"].argmax(axis=1)
+    theirs = np.array([c["index"] for c in client])
+    return {
+        "images": len(pick),
+        "class_names_match": all(c["name"] == labels[c["index"]] for c in client),
+        "client_names": sorted({c["name"] for c in client}),
+        "top1_vs_interpreter": float(np.mean(theirs == ours)),
+        "top1_vs_signature_runner": float(np.mean(theirs == signature)),
+        "interpreter_accuracy": float(np.mean(ours == folder.labels[pick])),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path)
+    parser.add_argument("data", type=Path)
+    parser.add_argument("--venv", type=Path, default=Path("build/mediapipe-venv"))
+    args = parser.parse_args()
+    try:
+        python = mediapipe_python(args.venv)
+    except ClientUnavailable as exc:
+        print(f"MediaPipe is not available: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(compare(python, args.model, args.data), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
