@@ -44,6 +44,14 @@ class ConvertConfig:
               "[default: 60 float32, 30 float16, 20 dynamic, 15 int8].")
     min_agreement: float = option(
         0.0, "Fail when a class-score output's top-1 agreement with the source model is below this.")
+    labels: str | None = option(
+        None, "Class names, one per line, for a model with one class-score output: packed into the .tflite's "
+              "metadata.", recipe=False)
+    model_name: str | None = option(None, "Model name in the .tflite's metadata [default: the file's name].")
+    model_description: str | None = option(None, "Description in the metadata.")
+    model_version: str = option("1", "Version in the metadata.")
+    model_author: str = option("", "Author in the metadata.")
+    model_license: str = option("", "Licence in the metadata.")
     allow_cpu_fallback: bool = option(
         False, "Accept a model that runs partly on the CPU instead of failing (see `edgekit check`).")
     out: str = option("convert", "Output folder: model.tflite, report.json, recipe.toml. Replaced atomically.",

@@ -55,7 +55,8 @@ def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: 
             source, samples = load(model, calibration, config, profile, say)
             calibrate, held_back = split(samples, _held_back(samples, config.verify_samples))
         with timings.step("convert"):
-            tflite_path = to_target(source, calibrate, profile, work / "model.tflite", say)
+            tflite_path = to_target(source, calibrate, profile, work / "model.tflite", say,
+                                    metadata=source_metadata(source, calibration, config))
         with timings.step("verify"):
             agreements = verify_outputs(source, tflite_path, held_back, profile, config, say)
         with timings.step("check"):
@@ -99,6 +100,10 @@ def preflight(model: Any, calibration: Any, config: ConvertConfig) -> TargetProf
     if isinstance(calibration, (str, Path)) and not Path(calibration).exists():
         raise DataError(f"calibration data {calibration} does not exist")
     check_output_dir(config.out)
+    if config.labels is not None:
+        from edgekit.files import read_labels
+
+        read_labels(config.labels)
     return load_target(config.target)
 
 
@@ -117,9 +122,42 @@ def load(model: Any, calibration: Any, config: ConvertConfig, profile: TargetPro
     return source, samples
 
 
-def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: Path, say: Progress) -> Path:
-    """Export with the target's batch (static where it needs one) and convert as it says."""
+def source_metadata(source: Source, calibration: Any, config: ConvertConfig) -> Any:
+    """The metadata a converted model carries: its names, each input (an image input with
+    the normalisation --mean/--std describe) and output by name, class names if given."""
+    from edgekit.files import read_labels
+    from edgekit.metadata import ModelInfo, TensorInfo
+
+    images = isinstance(calibration, (str, Path)) and Path(calibration).is_dir()
+    labels = tuple(read_labels(config.labels)) if config.labels else ()
+    inputs = []
+    for port in source.inputs:
+        image = images and len(port.shape) == 4 and port.shape[-1] in (1, 3)
+        channels = port.shape[-1] if image else 0
+        inputs.append(TensorInfo(
+            name=port.name, color_space=("RGB" if channels == 3 else "GRAYSCALE") if image else None,
+            size=(port.shape[2], port.shape[1]) if image and None not in port.shape[1:3] else None,
+            mean=(config.mean,) * channels if image else None, std=(config.std,) * channels if image else None))
+    outputs = []
+    for port in source.outputs:
+        named = labels if labels and port.shape and port.shape[-1] == len(labels) and len(source.outputs) == 1 else ()
+        outputs.append(TensorInfo(name=port.name, labels=named))
+    if labels and not any(o.labels for o in outputs):
+        raise ConfigError(f"--labels {config.labels}: {len(labels)} names, but the model's outputs are "
+                          + ", ".join(f"{p.name} {list(p.shape)}" for p in source.outputs))
+    stem = Path(source.path).stem if source.path != "<in memory>" else "model"
+    return ModelInfo(name=config.model_name or stem, description=config.model_description or
+                     f"{stem} ({source.kind}) converted by edgekit", version=config.model_version,
+                     author=config.model_author, license=config.model_license, inputs=tuple(inputs),
+                     outputs=tuple(outputs))
+
+
+def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: Path, say: Progress,
+              metadata: Any = None) -> Path:
+    """Export with the target's batch (static where it needs one), convert as it says, and
+    attach ``metadata`` (a metadata.ModelInfo)."""
     from edgekit.convert import saved_model_to_tflite
+    from edgekit.metadata import attach
 
     settings = profile.convert
     say.log(f"converting for {profile.id}: {settings.quantization}, {settings.input_type} input, "
@@ -128,6 +166,8 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
     with tempfile.TemporaryDirectory() as scratch:
         folder = source.export(Path(scratch) / "saved_model", profile.limits.batch_size)
         data = saved_model_to_tflite(folder, settings, take if settings.quantization == Quantization.INT8 else None)
+    if metadata is not None:
+        data = attach(data, metadata)
     path.write_bytes(data)
     return path
 

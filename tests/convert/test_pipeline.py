@@ -70,8 +70,9 @@ def keras3_two_in_two_out(tmp_path_factory):
 def test_a_tf_keras_classifier_converts_for_each_target_and_is_verified(tf_keras_classifier, digit_images,
                                                                         tmp_path, target, quantization,
                                                                         least_snr):
+    (tmp_path / "labels.txt").write_text("".join(f"digit {d}\n" for d in range(10)))
     result = convert(tf_keras_classifier, target=target, calibration=digit_images, out=tmp_path / "o",
-                     progress=False)
+                     labels=tmp_path / "labels.txt", progress=False)
     report = result.report
     assert report["source"]["kind"] == "tf_keras" and report["source"]["preprocessing"] == "scale"
     assert report["tflite"]["quantization"] == quantization
@@ -83,6 +84,11 @@ def test_a_tf_keras_classifier_converts_for_each_target_and_is_verified(tf_keras
     assert image["shape"] == [1, 16, 16, 3]
     assert image["dtype"] == {"cpu": "float32", "edgetpu": "uint8", "gpu": "float32"}[target]
     assert sorted(p.name for p in result.out.iterdir()) == ["model.tflite", "recipe.toml", "report.json"]
+    from edgekit.metadata import read_metadata
+
+    metadata = read_metadata(result.tflite_path)
+    assert metadata.name == "classifier" and metadata.inputs[0].color_space == "RGB"
+    assert metadata.inputs[0].size == (16, 16) and metadata.outputs[0].labels == tuple(f"digit {d}" for d in range(10))
 
 
 def test_a_keras3_model_with_two_inputs_and_two_outputs_converts_by_name(keras3_two_in_two_out, tmp_path):
