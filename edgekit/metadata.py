@@ -158,25 +158,16 @@ def build_metadata(info: ModelInfo) -> bytes:
 def attach(model: bytes, info: ModelInfo) -> bytes:
     """``model`` with ``info``'s metadata and files, replacing any it had.
 
-    The model's operators, tensors and weights are carried over unchanged: only a
-    metadata buffer, its TFLITE_METADATA entry and the appended files are added.
+    The original flatbuffer is kept byte for byte: a new root Model table, its buffers
+    and metadata vectors and the metadata buffer are written in front of it, pointing
+    into it (flatbuffer offsets are relative, so the original moves as one block), and
+    the files are appended as a zip. Only those bytes differ; no operator, tensor or
+    weight is rewritten.
     """
-    from edgekit.analyze.schema import schema
-
-    s = schema()
-    tree = s.ModelT.InitFromObj(s.Model.GetRootAsModel(_flatbuffer_part(model), 0))
-    entries = list(tree.metadata or [])
-    entry = next((m for m in entries if m.name == METADATA_NAME), None)
-    if entry is None:
-        tree.buffers.append(s.BufferT())
-        entry = s.MetadataT()
-        entry.name, entry.buffer = METADATA_NAME, len(tree.buffers) - 1
-        entries.append(entry)
-    tree.buffers[entry.buffer].data = list(build_metadata(info))
-    tree.metadata = entries
-    builder = flatbuffers.Builder(len(model) + 4096)
-    builder.Finish(tree.Pack(builder), file_identifier=b"TFL3")
-    packed = bytes(builder.Output())
+    base = _flatbuffer_part(model)
+    if base[4:8] != b"TFL3":
+        raise ModelFormatError("not a TFLite model (no TFL3 flatbuffer identifier)")
+    packed = _prefixed(base, build_metadata(info))
     labelled = [t.labels for t in info.outputs if t.labels]
     files = {LABELS_FILE: "".join(f"{n}\n" for n in labelled[0]).encode()} if labelled else {}
     if not files:
@@ -188,6 +179,157 @@ def attach(model: bytes, info: ModelInfo) -> bytes:
         for name, data in files.items():
             zipped.writestr(name, data)
     return archive.getvalue()
+
+
+# Model table slots (schema.fbs): version, operator_codes, subgraphs, description,
+# buffers, metadata_buffer, metadata, signature_defs.
+_MODEL_SLOTS = 8
+_BUFFERS, _METADATA = 4, 6
+
+
+def _prefixed(base: bytes, metadata: bytes) -> bytes:
+    """A new root in front of ``base`` with one more buffer (``metadata``) and a
+    TFLITE_METADATA entry naming it; every other field points into ``base`` unchanged."""
+    import struct
+
+    u32 = struct.Struct("<I")
+
+    def read_u32(at: int) -> int:
+        return u32.unpack_from(base, at)[0]
+
+    root = read_u32(0)
+    vtable = root - struct.unpack_from("<i", base, root)[0]
+    vtable_size = struct.unpack_from("<H", base, vtable)[0]
+    slots = (vtable_size - 4) // 2
+
+    def field(slot: int) -> int | None:
+        if slot >= slots:
+            return None
+        offset = struct.unpack_from("<H", base, vtable + 4 + 2 * slot)[0]
+        return root + offset if offset else None
+
+    def target(at: int) -> int:
+        return at + read_u32(at)
+
+    def vector(slot: int) -> list[int]:
+        at = field(slot)
+        if at is None:
+            return []
+        start = target(at)
+        return [start + 4 + 4 * i + read_u32(start + 4 + 4 * i) for i in range(read_u32(start))]
+
+    buffers = vector(_BUFFERS)
+    entries = []
+    for entry in vector(_METADATA):
+        name = _string_at(base, entry, slot=0)
+        if name != METADATA_NAME:
+            entries.append(entry)
+    if any(_buffer_offset(base, b) for b in buffers):
+        raise ModelFormatError("the model keeps its weights outside the flatbuffer (over 2 GB): metadata is not "
+                               "attached to such models")
+
+    out = bytearray(8)  # root offset and identifier, filled at the end
+    fixups: list[tuple[int, str, Any]] = []  # (where, kind, what): uoffsets to patch once positions are known
+
+    def align(n: int) -> None:
+        out.extend(b"\0" * (-len(out) % n))
+
+    # The new Model table and its vtable.
+    align(4)
+    vt = len(out)
+    present = [slot for slot in range(_MODEL_SLOTS) if slot in (_BUFFERS, _METADATA) or field(slot) is not None]
+    out.extend(struct.pack("<HH", 4 + 2 * _MODEL_SLOTS, 4 + 4 * len(present)))
+    table = vt + 4 + 2 * _MODEL_SLOTS
+    table += -table % 4
+    for slot in range(_MODEL_SLOTS):
+        offset = 4 + 4 * present.index(slot) if slot in present else 0
+        out.extend(struct.pack("<H", offset))
+    align(4)
+    assert len(out) == table
+    out.extend(struct.pack("<i", table - vt))
+    for slot in present:
+        at = len(out)
+        out.extend(b"\0\0\0\0")
+        if slot == 0:  # version, a scalar
+            out[at:at + 4] = u32.pack(read_u32(field(0)))
+        elif slot == _BUFFERS:
+            fixups.append((at, "local", "buffers"))
+        elif slot == _METADATA:
+            fixups.append((at, "local", "metadata"))
+        else:
+            fixups.append((at, "base", target(field(slot))))
+    places: dict[str, int] = {}
+
+    def offsets_vector(name: str, items: list[tuple[str, Any]]) -> None:
+        align(4)
+        places[name] = len(out)
+        out.extend(u32.pack(len(items)))
+        for kind, what in items:
+            fixups.append((len(out), kind, what))
+            out.extend(b"\0\0\0\0")
+
+    offsets_vector("buffers", [("base", b) for b in buffers] + [("local", "metadata_buffer")])
+    offsets_vector("metadata", [("base", e) for e in entries] + [("local", "metadata_entry")])
+
+    def small_table(name: str, fields: list[tuple[str, Any]]) -> None:
+        # A table of uoffset or uint32 fields, its vtable right before it.
+        align(4)
+        vt = len(out)
+        out.extend(struct.pack("<HH", 4 + 2 * len(fields), 4 + 4 * len(fields)))
+        out.extend(b"".join(struct.pack("<H", 4 + 4 * i) for i in range(len(fields))))
+        align(4)
+        places[name] = len(out)
+        out.extend(struct.pack("<i", places[name] - vt))
+        for kind, what in fields:
+            if kind == "u32":
+                out.extend(u32.pack(what))
+            else:
+                fixups.append((len(out), kind, what))
+                out.extend(b"\0\0\0\0")
+
+    # Metadata {name: string, buffer: uint}; Buffer {data: [ubyte] (force_align: 16)}.
+    small_table("metadata_entry", [("local", "metadata_name"), ("u32", len(buffers))])
+    small_table("metadata_buffer", [("local", "metadata_data")])
+    align(4)
+    places["metadata_name"] = len(out)
+    out.extend(u32.pack(len(METADATA_NAME)) + METADATA_NAME + b"\0")
+    out.extend(b"\0" * (-(len(out) + 4) % 16))  # the bytes after the length start 16-aligned
+    places["metadata_data"] = len(out)
+    out.extend(u32.pack(len(metadata)) + metadata)
+    align(16)  # the original block keeps its alignment
+    shift = len(out)
+    for at, kind, what in fixups:
+        destination = places[what] if kind == "local" else shift + what
+        out[at:at + 4] = u32.pack(destination - at)
+    out[0:4] = u32.pack(table)
+    out[4:8] = b"TFL3"
+    return bytes(out) + base
+
+
+def _string_at(data: bytes, table: int, slot: int) -> bytes | None:
+    import struct
+
+    vtable = table - struct.unpack_from("<i", data, table)[0]
+    if (struct.unpack_from("<H", data, vtable)[0] - 4) // 2 <= slot:
+        return None
+    offset = struct.unpack_from("<H", data, vtable + 4 + 2 * slot)[0]
+    if not offset:
+        return None
+    at = table + offset
+    start = at + struct.unpack_from("<I", data, at)[0]
+    length = struct.unpack_from("<I", data, start)[0]
+    return bytes(data[start + 4:start + 4 + length])
+
+
+def _buffer_offset(data: bytes, table: int) -> int:
+    """A Buffer's ``offset`` field (slot 1, uint64): non-zero where the data lies outside the flatbuffer."""
+    import struct
+
+    vtable = table - struct.unpack_from("<i", data, table)[0]
+    if (struct.unpack_from("<H", data, vtable)[0] - 4) // 2 <= 1:
+        return 0
+    offset = struct.unpack_from("<H", data, vtable + 4 + 2)[0]
+    return struct.unpack_from("<Q", data, table + offset)[0] if offset else 0
 
 
 def read_metadata(model: bytes | str | Path) -> ModelInfo | None:
