@@ -177,7 +177,8 @@ def attach(model: bytes, info: ModelInfo) -> bytes:
     # Appended after the flatbuffer: a zip reader finds its directory from the end.
     with zipfile.ZipFile(archive, "a", compression=zipfile.ZIP_STORED) as zipped:
         for name, data in files.items():
-            zipped.writestr(name, data)
+            # A fixed date: the same model and names give the same bytes (replays compare hashes).
+            zipped.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
     return archive.getvalue()
 
 
