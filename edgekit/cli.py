@@ -30,6 +30,8 @@ def cli() -> None:
 
     \b
       edgekit build DATA_DIR --target edgetpu --out build/tpu
+      edgekit convert model.keras --calibration samples.npz --target edgetpu
+      edgekit metadata model.tflite
       edgekit check model.tflite --target edgetpu
       edgekit profile model.tflite --threads 4
       edgekit eval model.tflite DATA_DIR
@@ -501,7 +503,7 @@ def metadata_command(model: str, labels: str | None, name: str | None, descripti
 @click.argument("data", type=click.Path(path_type=str))
 @click.option("--labels", type=click.Path(path_type=str), default=None,
               help="Labels file, one class per line [default: labels.txt beside MODEL].")
-@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True, help="CPU threads of the runtime.")
 @click.option("--strict", is_flag=True, help="Stop on an unreadable image instead of skipping it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON.")
 def eval_command(model: str, data: str, labels: str | None, threads: int, strict: bool, as_json: bool) -> None:

@@ -16,7 +16,9 @@ FAST = ["--backbone", "small_cnn", "--weights", "none", "--image-size", "16", "-
         "--fine-tune-epochs", "0", "--augment", "none", "--max-accuracy-drop", "1"]
 
 
-@pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["targets", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["targets", "--help"], ["convert", "--help"],
+                                  ["metadata", "--help"], ["check", "--help"], ["profile", "--help"],
+                                  ["eval", "--help"]])
 def test_help_of_every_command(args):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0
@@ -136,3 +138,11 @@ def test_shuffled_labels_fail_the_build_with_exit_1_and_nothing_written(tmp_path
     assert "Traceback" not in result.output
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [tmp_path / "data"]
+
+
+def test_every_option_of_every_command_has_help():
+    import click
+
+    missing = [(name, p.opts) for name, command in cli.commands.items() for p in command.params
+               if isinstance(p, click.Option) and not p.help]
+    assert missing == []
