@@ -21,7 +21,7 @@ from edgekit._version import __version__
 from edgekit.analyze import check
 from edgekit.convert.config import ConvertConfig
 from edgekit.convert.samples import Samples, load_samples, split
-from edgekit.convert.source import Source, load_source
+from edgekit.convert.source import Source, load_source, source_from_model
 from edgekit.errors import ConfigError, ConversionError, DataError
 from edgekit.files import atomic_output_dir, check_output_dir, file_facts
 from edgekit.progress import Progress, resolve
@@ -109,7 +109,7 @@ def preflight(model: Any, calibration: Any, config: ConvertConfig) -> TargetProf
 
 def load(model: Any, calibration: Any, config: ConvertConfig, profile: TargetProfile,
          say: Progress) -> tuple[Source, Samples]:
-    source = load_source(model) if isinstance(model, (str, Path)) else _in_memory(model)
+    source = load_source(model) if isinstance(model, (str, Path)) else source_from_model(model)
     say.log(f"model: {source.kind} with inputs "
             + ", ".join(f"{p.name} {list(p.shape)}" for p in source.inputs)
             + " and outputs " + ", ".join(f"{p.name} {list(p.shape)}" for p in source.outputs))
@@ -204,21 +204,6 @@ def _held_back(samples: Samples, wanted: int) -> int:
 
 def _count(samples: Samples) -> int:
     return len(next(iter(samples.values())))
-
-
-def _in_memory(model: Any) -> Source:
-    """A Keras model object passed from Python: tf-keras or Keras 3, by its class."""
-    from edgekit.convert.source import SourceKind, _from_keras
-
-    kind = SourceKind.KERAS3 if type(model).__module__.startswith("keras.") else SourceKind.TF_KERAS
-    if kind == SourceKind.KERAS3:
-        import keras
-        scaling = (keras.layers.Rescaling, keras.layers.Normalization)
-    else:
-        from edgekit._tf import keras_module
-        keras = keras_module()
-        scaling = (keras.layers.Rescaling, keras.layers.Normalization)
-    return _from_keras(Path("<in memory>"), kind, model, *scaling)
 
 
 def _source_summary(source: Source) -> dict:

@@ -140,7 +140,7 @@ def _tf_keras(path: Path) -> Source:
         model = keras.models.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 - load_model raises many types
         raise WeightsError(f"cannot load model {path}: {first_line(exc)}") from None
-    return _from_keras(path, SourceKind.TF_KERAS, model, keras.layers.Rescaling, keras.layers.Normalization)
+    return source_from_model(model, path)
 
 
 def _keras3(path: Path) -> Source:
@@ -151,10 +151,19 @@ def _keras3(path: Path) -> Source:
         model = keras.saving.load_model(path, compile=False)
     except Exception as exc:  # noqa: BLE001 - load_model raises many types
         raise WeightsError(f"cannot load Keras 3 model {path}: {first_line(exc)}") from None
-    return _from_keras(path, SourceKind.KERAS3, model, keras.layers.Rescaling, keras.layers.Normalization)
+    return source_from_model(model, path)
 
 
-def _from_keras(path: Path, kind: SourceKind, model: Any, *scaling: type) -> Source:
+def source_from_model(model: Any, path: str | Path = "<in memory>") -> Source:
+    """A loaded Keras model (tf-keras or Keras 3, told apart by its class) as a Source."""
+    if type(model).__module__.startswith("keras."):
+        import keras
+
+        kind = SourceKind.KERAS3
+    else:
+        keras = keras_module()
+        kind = SourceKind.TF_KERAS
+    scaling = (keras.layers.Rescaling, keras.layers.Normalization)
     inputs = tuple(Port(_name(getattr(t, "name", f"input_{i}"), f"input_{i}"), _shape(t.shape), _dtype(t.dtype))
                    for i, t in enumerate(model.inputs))
     names = list(getattr(model, "output_names", None) or [])
