@@ -14,6 +14,7 @@ import click
 
 from edgekit._version import __version__
 from edgekit.config import BuildConfig
+from edgekit.convert.config import ConvertConfig
 from edgekit.errors import ConfigError, EdgekitError, OptionError
 from edgekit.optimize.distill import Distill
 from edgekit.optimize.stages import CentroidInit, Cluster, Prune, Schedule
@@ -66,6 +67,21 @@ def _config_options(command: Any, config: Any) -> Any:
     arguments = sum(isinstance(p, click.Argument) for p in command.params)
     command.params[arguments:arguments] = params
     return command
+
+
+def _with_flags(ctx: click.Context, config: Any, options: dict, quiet: bool, extra: dict | None = None) -> Any:
+    """``config`` (the defaults or a recipe) with the flags typed on this command line and
+    ``extra`` options over it; defaults do not override a recipe. A bad value typed as a
+    flag is named as the flag."""
+    given = {k: v for k, v in options.items()
+             if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+    given.update(extra or {})
+    try:
+        return config.replace(**given, progress=not quiet)
+    except OptionError as exc:
+        if exc.key.split(".")[0] not in given:
+            raise
+        raise ConfigError(f"--{exc.key.replace('_', '-')} {exc.problem}") from None
 
 
 def _click_type(hint: Any) -> Any:
@@ -141,23 +157,14 @@ def build(ctx: click.Context, data: str, quiet: bool, as_json: bool, prune: str 
     from edgekit.recipe import load_recipe
 
     try:
-        config = load_recipe(recipe) if recipe is not None else BuildConfig()
-        # Flags typed on this command line win over the recipe; defaults do not.
-        given = {k: v for k, v in options.items()
-                 if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
+        extra: dict[str, Any] = {}
         stages = _stages_from_flags(prune, prune_schedule, cluster, cluster_init, qat)
         if stages:
-            given["stages"] = stages
+            extra["stages"] = stages
         if distill_from is not None:
-            given["distill"] = {"teacher": distill_from, "temperature": distill_temperature, "alpha": distill_alpha}
-        try:
-            config = config.replace(**given, progress=not quiet)
-        except OptionError as exc:
-            # A value typed as a flag is named as the flag the user typed.
-            if exc.key.split(".")[0] not in given:
-                raise
-            raise ConfigError(f"--{exc.key.replace('_', '-')} {exc.problem}") from None
-        result = edgekit.build(data, config)
+            extra["distill"] = {"teacher": distill_from, "temperature": distill_temperature, "alpha": distill_alpha}
+        base = load_recipe(recipe) if recipe is not None else BuildConfig()
+        result = edgekit.build(data, _with_flags(ctx, base, options, quiet, extra))
     except EdgekitError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -189,21 +196,12 @@ def convert_command(ctx: click.Context, model: str, calibration: str, recipe: st
     it fails with exit status 1, writing nothing, past --min-snr or --min-agreement.
     Shapes are made static where the target needs it (batch 1 for the Edge TPU).
     """
-    from edgekit.convert.config import ConvertConfig
     from edgekit.convert.pipeline import convert
     from edgekit.recipe import load_recipe
 
     try:
-        config = load_recipe(recipe, ConvertConfig()) if recipe is not None else ConvertConfig()
-        given = {k: v for k, v in options.items()
-                 if ctx.get_parameter_source(k) == click.core.ParameterSource.COMMANDLINE}
-        try:
-            config = config.replace(**given, progress=not quiet)
-        except OptionError as exc:
-            if exc.key not in given:
-                raise
-            raise ConfigError(f"--{exc.key.replace('_', '-')} {exc.problem}") from None
-        result = convert(model, config, calibration=calibration)
+        base = load_recipe(recipe, ConvertConfig()) if recipe is not None else ConvertConfig()
+        result = convert(model, _with_flags(ctx, base, options, quiet), calibration=calibration)
     except EdgekitError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -221,13 +219,7 @@ def convert_command(ctx: click.Context, model: str, calibration: str, recipe: st
         click.echo("\n".join(lines))
 
 
-def _convert_options() -> None:
-    from edgekit.convert.config import ConvertConfig
-
-    _config_options(convert_command, ConvertConfig())
-
-
-_convert_options()
+_config_options(convert_command, ConvertConfig())
 
 
 def _stages_from_flags(prune: str | None, schedule: str, cluster: int | None, init: str, qat: bool) -> list[dict]:
