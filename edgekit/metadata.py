@@ -199,15 +199,9 @@ def _prefixed(base: bytes, metadata: bytes) -> bytes:
         return u32.unpack_from(base, at)[0]
 
     root = read_u32(0)
-    vtable = root - struct.unpack_from("<i", base, root)[0]
-    vtable_size = struct.unpack_from("<H", base, vtable)[0]
-    slots = (vtable_size - 4) // 2
 
     def field(slot: int) -> int | None:
-        if slot >= slots:
-            return None
-        offset = struct.unpack_from("<H", base, vtable + 4 + 2 * slot)[0]
-        return root + offset if offset else None
+        return _field_at(base, root, slot)
 
     def target(at: int) -> int:
         return at + read_u32(at)
@@ -307,16 +301,23 @@ def _prefixed(base: bytes, metadata: bytes) -> bytes:
     return bytes(out) + base
 
 
-def _string_at(data: bytes, table: int, slot: int) -> bytes | None:
+def _field_at(data: bytes, table: int, slot: int) -> int | None:
+    """Where field ``slot`` of the table at ``table`` lies, or None when it is absent."""
     import struct
 
     vtable = table - struct.unpack_from("<i", data, table)[0]
     if (struct.unpack_from("<H", data, vtable)[0] - 4) // 2 <= slot:
         return None
     offset = struct.unpack_from("<H", data, vtable + 4 + 2 * slot)[0]
-    if not offset:
+    return table + offset if offset else None
+
+
+def _string_at(data: bytes, table: int, slot: int) -> bytes | None:
+    import struct
+
+    at = _field_at(data, table, slot)
+    if at is None:
         return None
-    at = table + offset
     start = at + struct.unpack_from("<I", data, at)[0]
     length = struct.unpack_from("<I", data, start)[0]
     return bytes(data[start + 4:start + 4 + length])
@@ -326,11 +327,8 @@ def _buffer_offset(data: bytes, table: int) -> int:
     """A Buffer's ``offset`` field (slot 1, uint64): non-zero where the data lies outside the flatbuffer."""
     import struct
 
-    vtable = table - struct.unpack_from("<i", data, table)[0]
-    if (struct.unpack_from("<H", data, vtable)[0] - 4) // 2 <= 1:
-        return 0
-    offset = struct.unpack_from("<H", data, vtable + 4 + 2)[0]
-    return struct.unpack_from("<Q", data, table + offset)[0] if offset else 0
+    at = _field_at(data, table, 1)
+    return struct.unpack_from("<Q", data, at)[0] if at is not None else 0
 
 
 def read_metadata(model: bytes | str | Path) -> ModelInfo | None:
