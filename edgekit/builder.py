@@ -93,6 +93,9 @@ class Trained:
     calibration: np.ndarray
     distribution: Any
     learned: list
+    # The batched training and validation sets, which the stages go on with.
+    train_ds: Any = None
+    val_ds: Any = None
 
 
 @dataclass(frozen=True)
@@ -282,7 +285,7 @@ def train_model(features: Any, split: Split, plan: Plan, distribution: Any, say:
     accuracy = float(np.mean(scores.argmax(axis=1) == val_data.labels))
     say.log(f"keras validation accuracy {accuracy:.4f} on {len(val_data)} images")
     learned = [{"after": "training", **_require_learned(accuracy, val_data, "training", _TRAINING_ADVICE)}]
-    return Trained(model, phases, scores, accuracy, calibration, distribution, learned)
+    return Trained(model, phases, scores, accuracy, calibration, distribution, learned, train_ds, val_ds)
 
 
 def optimise(trained: Trained, split: Split, plan: Plan, say: Progress) -> Optimised:
@@ -292,15 +295,12 @@ def optimise(trained: Trained, split: Split, plan: Plan, say: Progress) -> Optim
     if not config.stages:
         return Optimised(trained.model, [], trained.scores, None)
     from edgekit._tf import keras_module
-    from edgekit.data.pipeline import to_tf_dataset
     from edgekit.models.training import epoch_shape
     from edgekit.optimize.distill import distiller
     from edgekit.optimize.run import run_stages
 
     keras, training = keras_module(), config.training
-    train_ds = to_tf_dataset(split.train, batch_size=training.batch_size, training=True,
-                             augmentation=config.augment, seed=training.seed)
-    val_ds = to_tf_dataset(split.val, batch_size=training.batch_size, training=False)
+    train_ds, val_ds = trained.train_ds, trained.val_ds
     stage_wrap = None
     if config.distill is not None and config.distill.teacher == "self":
         teacher = keras.models.clone_model(trained.model)
