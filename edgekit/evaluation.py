@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -13,6 +14,9 @@ from edgekit.data.dataset import load_image_folder
 from edgekit.errors import ConfigError, DataError
 from edgekit.files import read_labels
 from edgekit.inference import predict
+
+# A grid this size shows a pattern in the mistakes and keeps the report small.
+MISTAKES_SHOWN = 24
 
 
 @dataclass(frozen=True)
@@ -77,17 +81,41 @@ def evaluate(model: str | Path, data: str | Path, *, labels: str | Path | None =
     ranked = np.argsort(-scores, axis=1)
     top1 = float(np.mean(ranked[:, 0] == truth))
     top5 = float(np.mean(np.any(ranked[:, :5] == truth[:, None], axis=1))) if len(names) >= 5 else None
+    confusion, per_class = class_results(truth, ranked[:, 0], names)
+    return Evaluation(
+        model=str(model), data=str(data), images=len(images), class_names=tuple(names), top1=top1, top5=top5,
+        per_class=per_class, confusion=confusion,
+        skipped=[dataclasses.asdict(s) for s in images.skipped],
+    )
+
+
+def class_results(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str]) -> tuple[list, dict]:
+    """The confusion matrix (rows: true class, columns: predicted) and each class's accuracy."""
     confusion = np.zeros((len(names), len(names)), dtype=np.int64)
-    np.add.at(confusion, (truth, ranked[:, 0]), 1)
+    np.add.at(confusion, (truth, predicted), 1)
     per_class = {}
     for i, name in enumerate(names):
         n = int(confusion[i].sum())
         per_class[name] = {"images": n, "accuracy": float(confusion[i, i] / n) if n else None}
-    return Evaluation(
-        model=str(model), data=str(data), images=len(images), class_names=tuple(names), top1=top1, top5=top5,
-        per_class=per_class, confusion=confusion.tolist(),
-        skipped=[dataclasses.asdict(s) for s in images.skipped],
-    )
+    return confusion.tolist(), per_class
+
+
+def mistakes(scores: np.ndarray, truth: np.ndarray, names: Sequence[str], sources: Sequence[str],
+             limit: int = MISTAKES_SHOWN) -> list[dict]:
+    """The misclassified images, the most confidently wrong first (those teach the most
+    about the data: mislabelled files, look-alike classes), at most ``limit``."""
+    predicted = scores.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != truth)
+    confidence = scores[wrong, predicted[wrong]]
+    order = wrong[np.argsort(-confidence, kind="stable")][:limit]
+    return [{
+        "index": int(i),
+        "source": sources[i] if i < len(sources) else None,
+        "true": names[int(truth[i])],
+        "predicted": names[int(predicted[i])],
+        "score": float(scores[i, predicted[i]]),
+        "true_score": float(scores[i, truth[i]]),
+    } for i in order]
 
 
 def _labels(model: str | Path, labels: str | Path | None) -> list[str] | None:

@@ -11,7 +11,7 @@ import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from edgekit.errors import ConfigError, first_line
 
@@ -27,6 +27,15 @@ def file_facts(path: str | Path) -> dict:
         "gzip_bytes": len(gzip.compress(data, compresslevel=9, mtime=0)),
         "sha256": hashlib.sha256(data).hexdigest(),
     }
+
+
+def weight_facts(model: Any) -> dict:
+    """Bytes of a Keras model's weights as float32 and after gzip -9: comparable across
+    optimisation stages, where pruning's zeros and clustering's shared values show."""
+    import numpy as np
+
+    data = b"".join(np.asarray(w, dtype=np.float32).tobytes() for w in model.get_weights())
+    return {"bytes": len(data), "gzip_bytes": len(gzip.compress(data, compresslevel=9, mtime=0))}
 
 
 def read_labels(path: str | Path) -> list[str]:

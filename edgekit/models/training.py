@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -45,6 +45,9 @@ class PhaseResult:
     seconds: float
     steps_per_epoch: int = 0
     cached_features: bool = False
+    # Per epoch, as Keras logged it: loss, accuracy, val_loss, val_accuracy, learning_rate
+    # (what the report's training curves plot).
+    history: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,14 @@ def fit_phase(model: Any, train_ds: Any, val_ds: Any, name: str, epochs: int, lr
         seconds=round(time.perf_counter() - start, 2),
         steps_per_epoch=shape.steps,
         cached_features=cached,
+        history=epoch_history(history.history),
     )
+
+
+def epoch_history(logged: dict) -> dict:
+    """Keras' History as plain floats, the learning rate under one name across versions."""
+    names = {"lr": "learning_rate"}
+    return {names.get(key, key): [round(float(v), 6) for v in values] for key, values in logged.items()}
 
 
 class _BestEpoch:

@@ -9,9 +9,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from edgekit._tf import keras_module
+from edgekit.files import weight_facts
 from edgekit.models.training import EpochShape, fit_phase
 from edgekit.optimize.flatten import flatten_model
-from edgekit.optimize.stages import Stage, stage_config, validate_stages
+from edgekit.optimize.stages import QAT, Stage, stage_config, validate_stages
 from edgekit.progress import Progress
 
 
@@ -26,6 +27,11 @@ class StageResult:
     val_accuracy: float
     seconds: float
     details: dict = field(default_factory=dict)
+    # The fine-tuning's per-epoch log (see PhaseResult.history).
+    history: dict = field(default_factory=dict)
+    # The stripped model's weights as float32 arrays, raw and gzipped: what pruning's
+    # zeros and clustering's shared values save once compressed.
+    weights: dict = field(default_factory=dict)
 
 
 def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, val_labels: np.ndarray | None,
@@ -76,6 +82,10 @@ def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, 
         results.append(StageResult(
             name=stage.name, config=stage_config(stage), epochs=stage.epochs, learning_rate=stage.learning_rate,
             epochs_run=phase.epochs_run, best_epoch=phase.best_epoch, val_accuracy=accuracy,
-            seconds=round(time.perf_counter() - start, 2), details=applied.details,
+            seconds=round(time.perf_counter() - start, 2), details=applied.details, history=phase.history,
+            # A QAT model's weights carry fake-quantisation state, not what ships: its
+            # size is the .tflite's.
+            weights={} if isinstance(stage, QAT) else weight_facts(current),
         ))
     return current, results
+

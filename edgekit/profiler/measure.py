@@ -80,6 +80,8 @@ def measure(model_path: str | Path, options: ProfileOptions) -> dict:
         "warmup": options.warmup,
         "runs": len(samples),
         "latency_ms": stats,
+        # Every timed run in order, for a histogram or a drift check.
+        "samples_ms": [round(v, 5) for v in samples],
         "throughput_per_s": 1000.0 / stats["mean"] if stats["mean"] > 0 else None,
         "memory": {
             "baseline_rss_bytes": baseline_rss,

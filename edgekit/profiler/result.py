@@ -44,6 +44,8 @@ class Measurement:
     ops_note: str
     warnings: list
     remote: dict | None = field(default=None)
+    # Each timed run's latency, in order (empty from an edgekit too old to send them).
+    samples_ms: list = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict) -> "Measurement":
