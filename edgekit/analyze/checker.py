@@ -19,7 +19,8 @@ def check(model: str | Path | ModelInfo, target: str | Path | TargetProfile = "c
     The checker is the one registered for the profile's kind. For Edge TPU targets,
     ``edgetpu_compiler`` confirms it when installed (``compile``), its
     log parsed into the report, and ``<name>_edgetpu.tflite`` left in ``compiled_dir``
-    (a temporary folder when not given). ``name`` replaces the file name in the report.
+    (a temporary folder when not given). ``name`` replaces the file's path in the report,
+    its notes included (a build checks its model in a scratch folder that then moves).
     """
     profile = load_target(target)
     info = model if isinstance(model, ModelInfo) else read_model(model)
@@ -28,4 +29,7 @@ def check(model: str | Path | ModelInfo, target: str | Path | TargetProfile = "c
     if compile and checker.confirm is not None:
         report = checker.confirm(report, info, profile, compiled_dir)
     report = dataclasses.replace(report, notes=report.notes + tuple(client_notes(info)))
-    return report if name is None else dataclasses.replace(report, model=name)
+    if name is None:
+        return report
+    return dataclasses.replace(report, model=name,
+                               notes=tuple(note.replace(str(info.source), name) for note in report.notes))
