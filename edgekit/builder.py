@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import json
-import platform
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,8 @@ from edgekit.config import BuildConfig
 from edgekit.data import LabelledImages, from_arrays, load_image_folder, stratified_split
 from edgekit.data.dataset import scan_image_folder
 from edgekit.errors import ConfigError, ConversionError, DataError
-from edgekit.files import atomic_output_dir, check_output_dir, file_facts, write_labels
+from edgekit.evaluation import class_results, mistakes
+from edgekit.files import atomic_output_dir, check_output_dir, file_facts, weight_facts, write_labels
 from edgekit.models.backbones import (
     DEFAULT_IMAGE_SIZE,
     Backbone,
@@ -41,12 +41,14 @@ from edgekit.models.backbones import (
 from edgekit.models.strategy import is_chief
 from edgekit.optimize.stages import validate_stages
 from edgekit.progress import Progress, resolve
+from edgekit.provenance import versions
 from edgekit.recipe import dump_recipe, recipe_dict
 from edgekit.targets import Quantization, TargetProfile, load_target
 from edgekit.timings import Timings
 from edgekit.verify import Change, compare, require_conversion_kept, require_stages_kept
 
 DataSource = str | Path | LabelledImages | tuple
+_THUMBNAIL = 96
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,14 @@ class Trained:
 
 
 @dataclass(frozen=True)
+class Verified:
+    change: Change
+    runtime: Any
+    # The .tflite's scores on the validation images.
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
 class Optimised:
     model: Any
     stage_results: list
@@ -145,20 +155,21 @@ def build(data: DataSource, config: BuildConfig | None = None, /, **options: Any
                 split = load_data(data, plan, say)
             with timings.step("train"):
                 trained = train_model(features, split, plan, distribution, say)
-                keras_facts = _save_float_model(trained.model, work / "model.keras")
+                keras_facts = {**_save_float_model(trained.model, work / "model.keras"),
+                               "weights": weight_facts(trained.model)}
             with timings.step("optimise"):
                 optimised = optimise(trained, split, plan, say)
             with timings.step("convert"):
                 tflite_path = convert(optimised.model, plan, trained.calibration, work / "model.tflite", say,
                                       metadata=model_metadata(plan, split))
             with timings.step("verify"):
-                conversion, runtime = verify(tflite_path, optimised, split, plan, say)
+                verified = verify(tflite_path, optimised, split, plan, say)
             with timings.step("check"):
                 target_check = check_target(tflite_path, plan, work, say)
             with timings.step("write"):
                 report = write_outputs(work, build_report(
-                    plan, split, trained, optimised, conversion, target_check, keras_facts, tflite_path,
-                    runtime, timings), plan, split)
+                    plan, split, trained, optimised, verified, target_check, keras_facts, tflite_path,
+                    timings), plan, split, say)
 
     out = Path(config.output.out)
     if writes_output:
@@ -360,7 +371,7 @@ def convert(model: Any, plan: Plan, calibration: np.ndarray, path: Path, say: Pr
     return path
 
 
-def verify(tflite_path: Path, optimised: Optimised, split: Split, plan: Plan, say: Progress) -> tuple[Change, Any]:
+def verify(tflite_path: Path, optimised: Optimised, split: Split, plan: Plan, say: Progress) -> Verified:
     """The .tflite run on the validation images and judged against the Keras model it was
     converted from (after any stages); gated by ``max_accuracy_drop``."""
     from edgekit.inference import predict
@@ -374,7 +385,7 @@ def verify(tflite_path: Path, optimised: Optimised, split: Split, plan: Plan, sa
                      limit=plan.config.target.max_accuracy_drop)
     say.log(f"tflite accuracy {change.after:.4f}, top-1 agreement with keras {change.agreement:.4f}")
     require_conversion_kept(change, str(plan.profile.convert.quantization))
-    return change, runtime
+    return Verified(change, runtime, scores)
 
 
 def check_target(tflite_path: Path, plan: Plan, work: Path, say: Progress) -> Any:
@@ -385,23 +396,29 @@ def check_target(tflite_path: Path, plan: Plan, work: Path, say: Progress) -> An
     return report
 
 
-def write_outputs(work: Path, report: dict, plan: Plan, split: Split) -> dict:
-    """labels.txt, report.json and recipe.toml beside the models; returns the report."""
+def write_outputs(work: Path, report: dict, plan: Plan, split: Split, say: Progress) -> dict:
+    """labels.txt, report.json, recipe.toml, the misclassified images and report.html
+    beside the models; returns the report."""
+    from edgekit.report import write_html
+
     write_labels(work / "labels.txt", split.train.class_names)
+    write_mistake_images(work, report["validation"]["mistakes"], split.val.images)
     (work / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (work / "recipe.toml").write_text(dump_recipe(plan.config), encoding="utf-8")
+    say.log("rendering report.html")
+    write_html(work)
     return report
 
 
-def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimised, conversion: Change,
-                 target_check: Any, keras_facts: dict, tflite_path: Path, runtime: Any,
-                 timings: Timings) -> dict:
-    from edgekit._tf import keras_module, tensorflow
+def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimised, verified: Verified,
+                 target_check: Any, keras_facts: dict, tflite_path: Path, timings: Timings) -> dict:
     from edgekit.models.strategy import describe
 
     config, profile = plan.config, plan.profile
+    conversion, runtime = verified.change, verified.runtime
     changes = [*optimised.stage_changes, *(c for c in (optimised.change, conversion) if c is not None)]
     report = {
+        "kind": "build",
         "edgekit_version": __version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "target": _target_summary(profile),
@@ -433,13 +450,41 @@ def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimise
             **_io_summary(tflite_path, runtime),
             **file_facts(tflite_path),
         },
+        # The .tflite on the validation images: what the app will get.
+        "validation": validation_results(verified.scores, split.val),
         "weights": [k.to_dict() for k in kernel_stats(tflite_path)],
         "check": target_check.to_dict(),
-        "versions": _versions(tensorflow(), keras_module(), runtime),
+        "versions": versions(runtime),
         "timings_seconds": timings.rounded(),
     }
     report["wall_seconds"] = timings.wall()
     return report
+
+
+def validation_results(scores: np.ndarray, val: LabelledImages) -> dict:
+    """Confusion matrix, per-class accuracy and the most confident mistakes of ``scores``."""
+    names, truth = val.class_names, val.labels
+    confusion, per_class = class_results(truth, scores.argmax(axis=1), names)
+    return {"confusion": confusion, "per_class": per_class,
+            "errors": int(np.sum(scores.argmax(axis=1) != truth)),
+            "mistakes": mistakes(scores, truth, names, val.sources)}
+
+
+def write_mistake_images(work: Path, shown: list[dict], images: np.ndarray) -> None:
+    """Each mistake's validation image as a PNG under ``mistakes/``, named in ``shown``."""
+    from PIL import Image
+
+    if not shown:
+        return
+    folder = work / "mistakes"
+    folder.mkdir()
+    for rank, mistake in enumerate(shown, 1):
+        name = f"mistakes/{rank:02d}.png"
+        picture = Image.fromarray(np.asarray(images[mistake["index"]], dtype=np.uint8))
+        # Thumbnails: a 224-pixel input is still recognisable at 96, and the page stays small.
+        picture.thumbnail((_THUMBNAIL, _THUMBNAIL))
+        picture.save(work / name, optimize=True)
+        mistake["image"] = name
 
 
 @contextlib.contextmanager
@@ -569,25 +614,4 @@ def _io_summary(path: Path, runtime: Any) -> dict:
     return {
         "input": describe(interpreter.get_input_details()[0]),
         "output": describe(interpreter.get_output_details()[0]),
-    }
-
-
-def _versions(tf: Any, keras: Any, runtime: Any) -> dict:
-    from importlib import metadata
-
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "tensorflow": tf.__version__,
-        "tf_keras": keras.__version__,
-        "tensorflow_model_optimization": version("tensorflow-model-optimization"),
-        "runtime": f"{runtime.name} {runtime.version}",
-        "pillow": version("pillow"),
-        "platform": platform.platform(),
     }

@@ -34,7 +34,8 @@ def cli() -> None:
       edgekit convert model.keras --calibration samples.npz --target edgetpu
       edgekit metadata model.tflite
       edgekit check model.tflite --target edgetpu
-      edgekit profile model.tflite --threads 4
+      edgekit profile model.tflite --threads 4 --html latency.html
+      edgekit report build/tpu
       edgekit eval model.tflite DATA_DIR
       edgekit targets
     """
@@ -215,7 +216,8 @@ def convert_command(ctx: click.Context, model: str, calibration: str, recipe: st
         lite = result.report["tflite"]
         lines += [f"size      model.tflite {lite['bytes']:,} bytes ({lite['gzip_bytes']:,} gzipped)",
                   f"check     {result.report['check']['summary']}",
-                  f"output    {result.out}/  ({result.report['wall_seconds']:.1f}s)"]
+                  f"output    {result.out}/  ({result.report['wall_seconds']:.1f}s)",
+                  f"report    {result.out}/report.html (open it in a browser)"]
         click.echo("\n".join(lines))
 
 
@@ -256,6 +258,7 @@ def summary(report: dict, out: str) -> str:
         f"check     {report['check']['summary']}"
         + ("" if report["check"]["fully_supported"] else " (CPU fallback allowed)"),
         f"output    {out}/  ({report['wall_seconds']:.1f}s)",
+        f"report    {out}/report.html (open it in a browser)",
     ]
     return "\n".join(lines)
 
@@ -359,9 +362,12 @@ def check(model: str, target: str, as_json: bool, no_compile: bool, compiled_dir
               help="Extra ssh -o setting, e.g. StrictHostKeyChecking=accept-new (repeatable).")
 @click.option("--connect-timeout", type=int, default=10, show_default=True, help="SSH connect timeout, seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print every figure as JSON (a list for several models).")
-def profile(models: tuple[str, ...], as_json: bool, input_shape: str | None, remote: str | None,
-            remote_python: str, identity: str | None, ssh_options: tuple[str, ...], connect_timeout: int,
-            **options) -> None:
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Also write an HTML page here: each model's latency histogram and percentiles, and the "
+                   "comparison of several models (needs matplotlib: pip install 'edgekit[report]').")
+def profile(models: tuple[str, ...], as_json: bool, html_out: str | None, input_shape: str | None,
+            remote: str | None, remote_python: str, identity: str | None, ssh_options: tuple[str, ...],
+            connect_timeout: int, **options) -> None:
     """Measure latency, size and memory of MODELS on this machine (or --remote).
 
     Each model runs in a child process after a warm-up; latency is the distribution of
@@ -374,6 +380,8 @@ def profile(models: tuple[str, ...], as_json: bool, input_shape: str | None, rem
     from edgekit.profiler import profile as run_profile
     from edgekit.profiler.options import parse_shape
 
+    if html_out is not None:
+        _check_html_out(html_out)
     try:
         if remote is None:
             from edgekit.analyze import read_model
@@ -388,6 +396,10 @@ def profile(models: tuple[str, ...], as_json: bool, input_shape: str | None, rem
         )
     except (ProfileError, EdgekitError) as exc:
         raise _UnreadableModel(str(exc)) from None
+    if html_out is not None:
+        from edgekit.report import write_profile_html
+
+        write_profile_html([m.to_dict() for m in results], html_out)
     if as_json:
         data = [m.to_dict() for m in results]
         click.echo(json.dumps(data[0] if len(data) == 1 else data, indent=2))
@@ -399,6 +411,51 @@ def profile(models: tuple[str, ...], as_json: bool, input_shape: str | None, rem
     if len(results) > 1:
         click.echo("")
         click.echo(render_comparison(results))
+    if html_out is not None:
+        click.echo(f"\nwrote {html_out}")
+
+
+def _check_html_out(path: str) -> None:
+    """Before any measuring: the page's folder exists and matplotlib is there to draw it."""
+    from pathlib import Path
+
+    from edgekit.report import require_plots
+
+    folder = Path(path).resolve().parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"folder {folder} does not exist", param_hint="--html")
+    try:
+        require_plots()
+    except ConfigError as exc:
+        raise click.BadParameter(str(exc), param_hint="--html") from None
+
+
+@cli.command(name="report")
+@click.argument("folder", type=click.Path(path_type=str))
+@click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the page here [default: FOLDER/report.html].")
+@click.option("--json", "as_json", is_flag=True, help="Print the written page's path and size as JSON.")
+def report_command(folder: str, out: str | None, as_json: bool) -> None:
+    """Render FOLDER/report.html again from the report.json of an edgekit build or convert.
+
+    The page is self-contained (plots inline, no network): training curves, the
+    confusion matrix and misclassified images, per-layer weights, where each op runs,
+    size and accuracy from float to .tflite, and the recipe, versions and timings.
+    """
+    from pathlib import Path
+
+    from edgekit.report import write_html
+
+    if out is not None and not Path(out).resolve().parent.is_dir():
+        raise click.BadParameter(f"folder {Path(out).resolve().parent} does not exist", param_hint="--out")
+    try:
+        written = write_html(folder, out)
+    except EdgekitError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps({"report": str(written), "bytes": written.stat().st_size}))
+    else:
+        click.echo(f"wrote {written}")
 
 
 @cli.command(name="metadata")

@@ -19,13 +19,16 @@ import numpy as np
 
 from edgekit._version import __version__
 from edgekit.analyze import check
+from edgekit.analyze.weights import kernel_stats
 from edgekit.convert.config import ConvertConfig
 from edgekit.convert.samples import Samples, load_samples, split
 from edgekit.convert.source import Source, load_source, source_from_model
 from edgekit.errors import ConfigError, ConversionError, DataError
 from edgekit.files import atomic_output_dir, check_output_dir, file_facts
 from edgekit.progress import Progress, resolve
+from edgekit.provenance import versions
 from edgekit.recipe import dump_recipe, recipe_dict
+from edgekit.report import write_html
 from edgekit.targets import Quantization, TargetProfile, load_target
 from edgekit.timings import Timings
 from edgekit.verify import OutputAgreement, compare_output
@@ -67,6 +70,7 @@ def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: 
                                       "(pass --allow-cpu-fallback to accept that):\n"
                                       + target_check.table(causes_only=True))
         report = {
+            "kind": "convert",
             "edgekit_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "source": _source_summary(source),
@@ -80,7 +84,9 @@ def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: 
                              "outputs": [a.to_dict() for a in agreements]},
             "tflite": {"file": tflite_path.name, "quantization": profile.convert.quantization.value,
                        **_io_summary(tflite_path), **file_facts(tflite_path)},
+            "weights": [k.to_dict() for k in kernel_stats(tflite_path)],
             "check": target_check.to_dict(),
+            "versions": versions(),
             "timings_seconds": timings.rounded(),
             "wall_seconds": timings.wall(),
         }
@@ -88,6 +94,8 @@ def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: 
         (work / "recipe.toml").write_text(
             dump_recipe(config, replay="edgekit convert MODEL --calibration DATA --recipe recipe.toml"),
             encoding="utf-8")
+        say.log("rendering report.html")
+        write_html(work)
     out = Path(config.out)
     say.log(f"wrote {out}/model.tflite ({report['tflite']['bytes']:,} bytes) in {report['wall_seconds']:.1f}s")
     return ConvertResult(out, out / "model.tflite", out / "report.json", report)

@@ -1,0 +1,119 @@
+"""The page of an ``edgekit build`` output folder, from its report.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgekit.report import plots, sections
+from edgekit.report.html import Page, facts, figure, image_grid, note, paragraph, row, table
+
+
+def build_page(report: dict, folder: Path, recipe_text: str | None) -> Page:
+    tflite, data = report["tflite"], report["data"]
+    page = Page(
+        title=f"edgekit build: {Path(data['source']).name} for {report['target']['id']}",
+        subtitle=f"{report['model']['backbone']} ({report['model']['weights']} weights), "
+                 f"{report['model']['input_size'][0]}×{report['model']['input_size'][1]}, "
+                 f"{len(data['classes'])} classes, {data['train_images']} training and "
+                 f"{data['validation_images']} validation images from {data['source']}")
+    summary = page.section("summary", "Summary")
+    summary.add(facts([
+        (".tflite validation accuracy", f"{tflite['accuracy']:.4f}"),
+        ("agreement with the Keras model", f"{tflite['agreement']:.4f}"),
+        ("model.tflite", f"{tflite['bytes']:,} bytes"),
+        ("gzip -9", f"{tflite['gzip_bytes']:,} bytes"),
+        ("quantization", tflite["quantization"]),
+        ("ops on the target", f"{sum(op['placement'] == 'target' for op in report['check']['ops'])} of "
+                              f"{len(report['check']['ops'])}"),
+    ]))
+    for change in report.get("changes", []):
+        limit = "" if change.get("limit") is None else f" (limit {change['limit']:.1%})"
+        summary.add(paragraph(f"{change['step']}: validation accuracy {change['before']:.4f} → "
+                              f"{change['after']:.4f}, a drop of {change['drop']:.1%}{limit}."))
+    _training(page, report)
+    _validation(page, report, folder)
+    sections.weights(page, report.get("weights", []))
+    sections.placement(page, report["check"])
+    _progression(page, report)
+    sections.provenance(page, report, recipe_text)
+    return page
+
+
+def _training(page: Page, report: dict) -> None:
+    section = page.section("training", "Training")
+    segments = [{"name": p["name"], "history": p.get("history") or {}, "best_epoch": p["best_epoch"],
+                 "epochs_run": p["epochs_run"], "epochs_max": p["epochs_max"]} for p in report["training"]["phases"]]
+    segments += [{"name": f"stage {s['name']}", "history": s.get("history") or {}, "best_epoch": s["best_epoch"],
+                  "epochs_run": s["epochs_run"], "epochs_max": s["epochs"]} for s in report.get("stages", [])]
+    if any(s["history"] for s in segments):
+        section.add(figure("training", plots.training_curves([s for s in segments if s["history"]]),
+                           "per epoch; phases and optimisation stages one after another, each ending on its "
+                           "best epoch (★); ✕ marks early stopping"))
+    else:
+        section.add(paragraph("This report carries no per-epoch history (made by an older edgekit).", muted=True))
+    rows = []
+    for p in report["training"]["phases"]:
+        rows.append((p["name"], f"{p['epochs_run']} of {p['epochs_max']}", p["best_epoch"], f"{p['learning_rate']:g}",
+                     f"{p['val_accuracy']:.4f}", f"{p['seconds']:.1f}"))
+    for s in report.get("stages", []):
+        rows.append((f"stage {s['name']}", f"{s['epochs_run']} of {s['epochs']}", s["best_epoch"],
+                     f"{s['learning_rate']:g}", f"{s['val_accuracy']:.4f}", f"{s['seconds']:.1f}"))
+    section.add(table(["phase", "epochs run", "best epoch", "learning rate", "validation accuracy", "seconds"],
+                      rows, numeric=(2, 3, 4, 5)))
+
+
+def _validation(page: Page, report: dict, folder: Path) -> None:
+    validation = report.get("validation")
+    section = page.section("validation", "Validation results of the .tflite")
+    if not validation:
+        section.add(paragraph("This report carries no validation results (made by an older edgekit).", muted=True))
+        return
+    names = report["data"]["classes"]
+    section.add(
+        paragraph(f"model.tflite run on the {report['tflite']['evaluated_on']} validation images: "
+                  f"{validation['errors']} misclassified."),
+        row(figure("confusion", plots.confusion_matrix(validation["confusion"], names),
+                   "confusion matrix: rows are the true class, columns the predicted one"),
+            figure("per_class", plots.per_class_accuracy(validation["per_class"], report["tflite"]["accuracy"]),
+                   "accuracy per class" + (" (the 40 worst)" if len(names) > 40 else ""))),
+    )
+    shown = [m for m in validation["mistakes"] if m.get("image") and (folder / m["image"]).is_file()]
+    if shown:
+        section.add(paragraph(f"The {len(shown)} most confident mistakes"
+                              + (f" of {validation['errors']}" if validation["errors"] > len(shown) else "")
+                              + ": true class, then the predicted class and its score."),
+                    image_grid((folder / m["image"], f"true {m['true']}",
+                                f"→ {m['predicted']} {m['score']:.2f}") for m in shown))
+        sources = [m["source"] for m in shown if m.get("source") and not m["source"].startswith("array[")]
+        if sources:
+            section.add(paragraph("Files, in the same order: " + ", ".join(sources), muted=True))
+    elif validation["errors"] == 0:
+        section.add(note("No validation image is misclassified.", ok=True))
+
+
+def _progression(page: Page, report: dict) -> None:
+    keras = report["keras"]
+    steps = []
+    weights = keras.get("weights")
+    if weights:
+        steps.append({"name": "float (Keras)", **weights, "accuracy": keras["accuracy"]})
+    for stage in report.get("stages", []):
+        size = stage.get("weights") or {"bytes": None, "gzip_bytes": None}
+        steps.append({"name": stage["name"], **size, "accuracy": stage["val_accuracy"]})
+    tflite = report["tflite"]
+    steps.append({"name": f".tflite ({tflite['quantization']})", "bytes": tflite["bytes"],
+                  "gzip_bytes": tflite["gzip_bytes"], "accuracy": tflite["accuracy"]})
+    section = page.section("progression", "Progression")
+    section.add(
+        paragraph("Size and validation accuracy at each step. Keras models are measured as their weights in "
+                  "float32 (what the stages change); the .tflite as the file an app ships. A QAT model's "
+                  "weights hold fake-quantisation state, so it has no size of its own: its size is the .tflite's."),
+        figure("progression", plots.progression(steps), "size and accuracy from the float model to the .tflite"),
+        table(["step", "bytes", "gzip -9", "validation accuracy"],
+              [(s["name"], _bytes(s["bytes"]), _bytes(s["gzip_bytes"]), f"{s['accuracy']:.4f}") for s in steps],
+              numeric=(1, 2, 3)),
+    )
+
+
+def _bytes(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"

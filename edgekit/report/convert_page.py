@@ -1,0 +1,46 @@
+"""The page of an ``edgekit convert`` output folder, from its report.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from edgekit.report import plots, sections
+from edgekit.report.html import Page, facts, figure, paragraph, table
+
+
+def convert_page(report: dict, recipe_text: str | None) -> Page:
+    source, tflite, verification = report["source"], report["tflite"], report["verification"]
+    page = Page(
+        title=f"edgekit convert: {Path(source['path']).name} for {report['target']['id']}",
+        subtitle=f"{source['kind']} model with inputs "
+                 + ", ".join(f"{p['name']} {p['shape']}" for p in source["inputs"]) + " and outputs "
+                 + ", ".join(f"{p['name']} {p['shape']}" for p in source["outputs"]))
+    outputs = verification["outputs"]
+    summary = page.section("summary", "Summary")
+    summary.add(facts([
+        ("model.tflite", f"{tflite['bytes']:,} bytes"),
+        ("gzip -9", f"{tflite['gzip_bytes']:,} bytes"),
+        ("quantization", tflite["quantization"]),
+        ("least SNR of an output", f"{min(o['snr_db'] for o in outputs):.1f} dB"),
+        ("ops on the target", f"{sum(op['placement'] == 'target' for op in report['check']['ops'])} of "
+                              f"{len(report['check']['ops'])}"),
+    ]))
+    calibration = report["calibration"]
+    section = page.section("verification", "Verification against the source model")
+    section.add(
+        paragraph(f"The .tflite and the source model run on {calibration['verified_on']} held-back samples of "
+                  f"{calibration['data']} (calibrated on {calibration['calibrated_on']} others)."),
+        figure("snr", plots.output_snr(outputs, verification["min_snr_db"]),
+               "signal-to-noise ratio of each output; an output under the line fails the conversion"),
+        table(["output", "SNR (dB)", "cosine", "max abs error", "mean abs error", "top-1 agreement"],
+              [(o["name"], f"{o['snr_db']:.1f}", f"{o['cosine']:.5f}", f"{o['max_abs_error']:.4g}",
+                f"{o['mean_abs_error']:.4g}", "-" if o["top1_agreement"] is None else f"{o['top1_agreement']:.4f}")
+               for o in outputs], numeric=(1, 2, 3, 4, 5)),
+    )
+    section.add(table(["tensor", "name", "type", "shape", "scale", "zero point"],
+                      [(kind, t["name"], t["dtype"], t["shape"], f"{t['scale']:g}", t["zero_point"])
+                       for kind in ("inputs", "outputs") for t in tflite.get(kind, [])], numeric=(4, 5)))
+    sections.weights(page, report.get("weights", []))
+    sections.placement(page, report["check"])
+    sections.provenance(page, report, recipe_text)
+    return page

@@ -1,0 +1,85 @@
+"""Sections that a build page and a conversion page share: weights, placement, provenance."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from edgekit.report import plots
+from edgekit.report.html import Page, facts, figure, heading, note, paragraph, pre, table
+
+
+def weights(page: Page, kernels: list[dict]) -> None:
+    section = page.section("weights", "Per-layer weights")
+    if not kernels:
+        section.add(paragraph("The .tflite has no convolution or dense kernels to show.", muted=True))
+        return
+    section.add(
+        paragraph("Read from the .tflite, kernel by kernel: the share of exact zeros (what pruning leaves) and "
+                  "the number of distinct values (what clustering leaves; int8 allows at most 256)."),
+        figure("weights", plots.kernel_weights(kernels), "zeros and distinct values per kernel of the .tflite"),
+        table(["op", "layer", "shape", "type", "zeros", "distinct", "most distinct per channel"],
+              [(k["op_index"], k.get("layer") or k["tensor"], "×".join(str(d) for d in k["shape"]), k["dtype"],
+                f"{k['zero_fraction']:.1%}", k["distinct_values"], k.get("max_distinct_per_channel", ""))
+               for k in kernels], numeric=(0, 4, 5, 6)),
+    )
+
+
+def placement(page: Page, check: dict) -> None:
+    ops = check["ops"]
+    section = page.section("placement", f"Placement on {check['target']}")
+    counts = Counter(op["placement"] for op in ops)
+    section.add(facts([("ops on the target", f"{counts.get('target', 0)} of {len(ops)}"),
+                       ("fall back to the CPU", counts.get("cpu", 0)),
+                       ("unsupported", counts.get("unsupported", 0))]))
+    if check.get("fully_supported"):
+        section.add(note(f"The whole model runs on {check['target']}.", ok=True))
+    for issue in check.get("model_issues", []):
+        section.add(note(issue))
+    for line in check.get("notes", []):
+        section.add(paragraph(line, muted=True))
+    if ops:
+        section.add(figure("placement", plots.placement_strip([op["placement"] for op in ops]),
+                           "each op in execution order, coloured by where it runs"))
+        section.add(table(
+            ["#", "op", "runs on", "layer", "why", "MACs"],
+            [(f"{op['subgraph']}:{op['index']}" if op["subgraph"] else op["index"], op["opcode"],
+              _where(op, check["target"]), op.get("layer") or "-", op.get("reason") or "",
+              f"{op['macs']:,}" if op.get("macs") else "")
+             for op in ops],
+            numeric=(0, 5), row_classes=[op["placement"] for op in ops]))
+    compiler = check.get("compiler")
+    if compiler:
+        section.add(heading("edgetpu_compiler"), pre(_compiler_text(compiler)))
+
+
+def provenance(page: Page, report: dict, recipe_text: str | None) -> None:
+    section = page.section("provenance", "Provenance")
+    section.add(paragraph(f"Made by edgekit {report.get('edgekit_version', '?')} on {report.get('created', '?')} "
+                          f"in {report.get('wall_seconds', 0):.1f} s."))
+    timings = report.get("timings_seconds") or {}
+    if timings:
+        section.add(figure("timings", plots.step_times(timings), "seconds per step"))
+    if recipe_text:
+        section.add(heading("recipe.toml (replays this output)"), pre(recipe_text))
+    versions = report.get("versions") or {}
+    if versions:
+        section.add(heading("versions"), table(["component", "version"],
+                                               [(k, v if v is not None else "not installed")
+                                                for k, v in versions.items()]))
+
+
+def _where(op: dict, target: str) -> str:
+    where = target if op["placement"] == "target" else op["placement"]
+    if op.get("detail"):
+        where += f" ({op['detail']})"
+    if op.get("follows_fallback"):
+        where += ", after a fallback"
+    return where
+
+
+def _compiler_text(compiler: dict) -> str:
+    lines = [f"{key}: {value}" for key, value in compiler.items() if key != "log" and value not in (None, "", [])]
+    if compiler.get("log"):
+        lines += ["", str(compiler["log"])]
+    return "\n".join(lines)
+
