@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DIGITS := samples/digits
 DEMO_OPTS := --recipe samples/digits.toml
 
-.PHONY: install demo test test-fast bench bench-accuracy bench-convert ssh-server clean
+.PHONY: install demo test test-fast bench bench-accuracy bench-convert ssh-server browser clean
 
 install: $(STAMP)
 
@@ -25,7 +25,7 @@ demo: $(STAMP) $(DIGITS)
 	$(BIN)/edgekit build $(DIGITS) --target cpu --out build/demo/cpu $(DEMO_OPTS)
 	$(BIN)/edgekit build $(DIGITS) --target edgetpu --out build/demo/edgetpu $(DEMO_OPTS)
 
-test: $(STAMP) ssh-server
+test: $(STAMP) ssh-server browser
 	$(BIN)/ruff check edgekit tests tools samples
 	$(BIN)/python -m pytest -q -ra
 
@@ -62,6 +62,17 @@ ssh-server:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssh-server openssh-client >/dev/null; \
 	  else \
 	    echo "openssh-server is missing: the remote profiling tests will be skipped"; \
+	  fi; \
+	fi
+
+# The report tests open report.html in headless Chromium: Debian's, driven by playwright.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium for the report.html browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "chromium is missing: the report.html browser tests will be skipped"; \
 	  fi; \
 	fi
 

@@ -16,13 +16,14 @@ def test_importing_edgekit_does_not_import_tensorflow():
     assert "tensorflow" not in _modules_after("import edgekit")
 
 
-def test_cli_help_does_not_import_tensorflow():
+def test_cli_help_imports_neither_tensorflow_nor_matplotlib():
     code = (
         "from edgekit.cli import cli\n"
         "try:\n    cli(['--help'], prog_name='edgekit')\nexcept SystemExit:\n    pass\n"
         "try:\n    cli(['build', '--help'], prog_name='edgekit')\nexcept SystemExit:\n    pass\n"
     )
-    assert "tensorflow" not in _modules_after(code)
+    modules = _modules_after(code)
+    assert "tensorflow" not in modules and "matplotlib" not in modules
 
 
 def test_predict_runs_a_tflite_without_tensorflow(tmp_path):

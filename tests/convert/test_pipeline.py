@@ -83,7 +83,7 @@ def test_a_tf_keras_classifier_converts_for_each_target_and_is_verified(tf_keras
     [image] = report["tflite"]["inputs"]
     assert image["shape"] == [1, 16, 16, 3]
     assert image["dtype"] == {"cpu": "float32", "edgetpu": "uint8", "gpu": "float32"}[target]
-    assert sorted(p.name for p in result.out.iterdir()) == ["model.tflite", "recipe.toml", "report.json"]
+    assert sorted(p.name for p in result.out.iterdir()) == ["model.tflite", "recipe.toml", "report.html", "report.json"]
     from edgekit.metadata import read_metadata
 
     metadata = read_metadata(result.tflite_path)

@@ -16,7 +16,7 @@ from edgekit.cli import cli
 from edgekit.profiler import Measurement, ProfileError, profile
 
 
-def test_profile_path_never_imports_tensorflow(small_float_model):
+def test_profile_path_never_imports_tensorflow_or_matplotlib(small_float_model):
     code = textwrap.dedent(f"""
         import sys
         from edgekit.cli import cli
@@ -28,6 +28,7 @@ def test_profile_path_never_imports_tensorflow(small_float_model):
         from edgekit.profiler.options import ProfileOptions
         measure({str(small_float_model)!r}, ProfileOptions(runs=3))
         assert "tensorflow" not in sys.modules, "tensorflow was imported"
+        assert "matplotlib" not in sys.modules, "matplotlib was imported without --html"
         print("clean")
     """)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -41,6 +42,7 @@ def test_figures_are_sane(small_float_model):
     assert 0 < lat.min <= lat.p50 <= lat.p90 <= lat.p99 <= lat.max
     assert lat.min <= lat.mean <= lat.max and lat.std >= 0
     assert m.runs == 60 and m.warmup == 5 and m.threads == 2
+    assert len(m.samples_ms) == 60 and max(m.samples_ms) == pytest.approx(lat.max, abs=1e-5)
     assert m.file_bytes == small_float_model.stat().st_size and 0 < m.gzip_bytes
     assert m.throughput_per_s == pytest.approx(1000 / lat.mean)
     assert m.load_ms > 0 and m.first_inference_ms > 0
