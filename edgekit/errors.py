@@ -48,15 +48,19 @@ class TrainingError(EdgekitError):
 class OptionError(ConfigError):
     """One option (a recipe or profile key, a keyword argument) has a bad value; names its key."""
 
-    def __init__(self, key: str, problem: str) -> None:
-        self.key, self.problem = key, problem
-        super().__init__(f"{key!r} {problem}" if key else problem)
+    def __init__(self, key: str, problem: str, *, template: str | None = None) -> None:
+        self.key, self.problem, self.template = key, problem, template
+        if template is not None:
+            text = template.format(key=repr(key), problem=problem)
+        else:
+            text = f"{key!r} {problem}" if key else problem
+        super().__init__(text)
 
     def within(self, prefix: str) -> "OptionError":
         """The same problem, keyed from an enclosing table (``profile.threads``)."""
         if not prefix:
             return self
-        return OptionError(f"{prefix}.{self.key}" if self.key else prefix, self.problem)
+        return OptionError(f"{prefix}.{self.key}" if self.key else prefix, self.problem, template=self.template)
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:

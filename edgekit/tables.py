@@ -16,7 +16,7 @@ import typing
 from typing import Any
 
 from edgekit._compat import StrEnum
-from edgekit.errors import ConfigError, OptionError
+from edgekit.errors import OptionError
 
 _NAMES = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
 
@@ -49,12 +49,14 @@ def from_table(cls: type, table: Any, key: str = "", skip: frozenset[str] = froz
         raise OptionError(key, f"must be a table, got {table!r}")
     names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
     unknown = sorted(set(table) - set(names))
+    # OptionErrors, so that a table inside a table names the whole path (cost_model.float32.x).
     if unknown:
-        raise ConfigError(f"unknown key {_join(key, unknown[0])!r} (known: {', '.join(sorted(names))})")
+        raise OptionError(_join(key, unknown[0]), f"(known: {', '.join(sorted(names))})",
+                          template="unknown key {key} {problem}")
     missing = [f.name for f in dataclasses.fields(cls) if f.name not in table and f.name not in skip
                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if missing:
-        raise ConfigError(f"missing key {_join(key, missing[0])!r}")
+        raise OptionError(_join(key, missing[0]), "", template="missing key {key}")
     try:
         return cls(**table)
     except OptionError as exc:
