@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Sequence
 
+from edgekit.errors import ProfileError
 from edgekit.profiler.isolate import measure_isolated
 from edgekit.profiler.options import ProfileOptions
 from edgekit.profiler.remote import SshSettings, profile_remote
@@ -28,6 +29,7 @@ def profile(
     inputs_dir: str | Path | None = None,
     runtime: str | None = None,
     timeout: float = 300.0,
+    per_op: bool = False,
     remote: str | None = None,
     ssh: SshSettings | None = None,
 ) -> Measurement | list[Measurement]:
@@ -37,7 +39,8 @@ def profile(
     delegate raises :class:`~edgekit.profiler.ProfileError` instead of killing the caller.
     With ``remote="user@host[:port]"`` the models are copied over SSH and measured there.
     ``target``: a profile whose ``[profile]`` section (threads, warm-up, runs, delegate,
-    device, accelerator) gives the settings not passed here.
+    device, accelerator) gives the settings not passed here. ``per_op``: also time each op
+    alone (``Measurement.per_op``).
     """
     single = isinstance(models, (str, Path))
     paths = [models] if single else list(models)
@@ -47,10 +50,23 @@ def profile(
     options = dataclasses.replace(
         base, **{k: v for k, v in given.items() if v is not None}, duration=duration,
         input_shape=tuple(input_shape) if input_shape else None,
-        inputs_dir=str(inputs_dir) if inputs_dir else None, runtime=runtime, timeout=timeout,
+        inputs_dir=str(inputs_dir) if inputs_dir else None, runtime=runtime, timeout=timeout, per_op=per_op,
     ).validate()
     if remote:
         results = [Measurement.from_dict(r) for r in profile_remote(paths, options, remote, ssh or SshSettings())]
     else:
-        results = [Measurement.from_dict(measure_isolated(path, options)) for path in paths]
+        results = [Measurement.from_dict(_measure_here(path, options)) for path in paths]
     return results[0] if single else results
+
+
+def _measure_here(path: str | Path, options: ProfileOptions) -> dict:
+    result = measure_isolated(path, options)
+    if options.per_op:
+        # A child of its own: an op that crashes the runtime when run alone costs the
+        # per-op table, not the whole-model figures.
+        try:
+            result["per_op"] = measure_isolated(path, options, task="per_op",
+                                                whole_p50_ms=result["latency_ms"]["p50"])
+        except ProfileError as exc:
+            result["per_op"] = {"error": str(exc)}
+    return result

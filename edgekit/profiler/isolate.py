@@ -13,11 +13,13 @@ from edgekit.errors import ProfileError
 from edgekit.profiler.options import ProfileOptions
 
 
-def measure_isolated(model: str | Path, options: ProfileOptions) -> dict:
+def measure_isolated(model: str | Path, options: ProfileOptions, task: str = "measure", **extra) -> dict:
+    """The child's result for ``task`` (``measure``, or ``per_op`` with ``whole_p50_ms``)."""
     with tempfile.TemporaryDirectory(prefix="edgekit-profile-") as scratch:
         request = Path(scratch) / "request.json"
         reply = Path(scratch) / "reply.json"
-        request.write_text(json.dumps({"model": str(model), "options": options.to_dict(), "reply": str(reply)}))
+        request.write_text(json.dumps({"model": str(model), "options": options.to_dict(), "reply": str(reply),
+                                       "task": task, **extra}))
         try:
             done = subprocess.run(
                 [sys.executable, "-m", "edgekit.profiler.child", str(request)],

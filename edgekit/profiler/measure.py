@@ -32,8 +32,7 @@ def measure(model_path: str | Path, options: ProfileOptions) -> dict:
     # After the runtime's import, so growth is what the model costs, not the library.
     baseline_rss, _ = rss_bytes()
     start = time.perf_counter()
-    runner = _CompiledRunner(model_path, options) if options.accelerator else _InterpreterRunner(
-        model_path, options, runtime, info)
+    runner = make_runner(model_path, options, runtime, info)
     load_ms = (time.perf_counter() - start) * 1000
     loaded_rss, _ = rss_bytes()
 
@@ -95,6 +94,13 @@ def measure(model_path: str | Path, options: ProfileOptions) -> dict:
         "ops_note": "MACs are estimates from tensor shapes, not measured per op",
         "warnings": warnings_for(system),
     }
+
+
+def make_runner(model_path: str | Path, options: ProfileOptions, runtime: Any, info: ModelInfo) -> Any:
+    """The Interpreter, or LiteRT's CompiledModel for an accelerator, loaded and allocated."""
+    if options.accelerator:
+        return _CompiledRunner(model_path, options)
+    return _InterpreterRunner(model_path, options, runtime, info)
 
 
 def op_table(info: ModelInfo) -> list[dict]:

@@ -33,6 +33,8 @@ class ProfileOptions:
     # Seconds before a hung load or run is killed.
     timeout: float = 300.0
     seed: int = 0
+    # Also time each op alone (profiler.per_op).
+    per_op: bool = False
 
     def validate(self) -> "ProfileOptions":
         if self.threads < 1:

@@ -93,6 +93,16 @@ def profile_remote(models: Sequence[str | Path], options: ProfileOptions, remote
     return results
 
 
+def run_remote(args: Sequence[str], remote: str, ssh: SshSettings = SshSettings(), *, what: str,
+               timeout: float) -> tuple[str, str]:
+    """``python -m edgekit ARGS`` on the remote host (same edgekit version); returns its
+    standard output and the host's name."""
+    host = RemoteHost.parse(remote)
+    _remote_version(host, ssh)
+    out = _ssh(host, ssh, shlex.join([ssh.python, "-m", "edgekit", *args]), what=what, timeout=timeout)
+    return out, str(host)
+
+
 def _option_args(options: ProfileOptions) -> list[str]:
     args = ["--threads", str(options.threads), "--warmup", str(options.warmup), "--runs", str(options.runs),
             "--timeout", str(options.timeout)]
@@ -102,6 +112,8 @@ def _option_args(options: ProfileOptions) -> list[str]:
                         ("--accelerator", options.accelerator), ("--runtime", options.runtime)):
         if value:
             args += [flag, value]
+    if options.per_op:
+        args.append("--per-op")
     if options.input_shape:
         args += ["--input-shape", ",".join(str(d) for d in options.input_shape)]
     if options.inputs_dir:

@@ -46,6 +46,8 @@ class Measurement:
     remote: dict | None = field(default=None)
     # Each timed run's latency, in order (empty from an edgekit too old to send them).
     samples_ms: list = field(default_factory=list)
+    # Each op timed alone (profiler.per_op), or {"error": ...} when that failed; None unless asked.
+    per_op: dict | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> "Measurement":
@@ -90,7 +92,27 @@ def render(m: Measurement) -> str:
         macs = "?" if row["estimated_macs"] is None else f"{row['estimated_macs']:,}"
         lines.append(f"  {row['op']:<24} x{row['count']:<4} {macs:>14} MACs  {row['share']:6.1%}")
     lines += [f"warning: {w}" for w in m.warnings]
+    if m.per_op is not None:
+        lines += ["", *render_per_op(m.per_op)]
     return "\n".join(lines)
+
+
+def render_per_op(per_op: dict) -> list[str]:
+    from edgekit.profiler.per_op import explain
+
+    if "error" in per_op:
+        return [f"per-op      not measured: {per_op['error']}"]
+    lines = [f"per-op      ({per_op['note']})",
+             f"  {'#':>4}  {'op':<22} {'ms':>9} {'share':>6}  {'how':<9} layer"]
+    for row in per_op["ops"]:
+        ms = "-" if row["ms"] is None else f"{row['ms']:.4f}"
+        how = row["how"]
+        layer = row["layer"] or "-"
+        if row["note"]:
+            layer += f"  ({row['note']})"
+        lines.append(f"  {row['index']:>4}  {row['opcode'][:22]:<22} {ms:>9} {row['share']:6.1%}  {how:<9} {layer}")
+    lines.append(f"  {explain(per_op)}")
+    return lines
 
 
 def render_comparison(measurements: list[Measurement]) -> str:

@@ -1,0 +1,164 @@
+"""Single-op models cut from a .tflite, to time each op alone with the real runtime.
+
+An op keeps its own operator table (options, custom data, version), its tensors with
+their quantisation and sparsity, and the constant buffers it reads; the tensors it
+computes from become the model's inputs. Written with the schema's object API, which
+the light runtime ships, so cutting needs no TensorFlow and runs on a Pi.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import flatbuffers
+import numpy as np
+
+from edgekit.analyze.schema import schema
+
+# Ops that call other subgraphs: cut alone, they would call nothing.
+_CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE", "CALL", "STABLEHLO_WHILE", "STABLEHLO_CASE", "STABLEHLO_COMPOSITE"}
+
+
+FOLDED = "unpacks constant weights once, when first run: no cost per inference"
+_WEIGHT_UNPACKING = {"DEQUANTIZE", "DENSIFY"}
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One op of the model's main subgraph, as a model of its own (or why it cannot be)."""
+
+    index: int
+    opcode: str
+    # The tensor indices (in the whole model) the piece takes as inputs, in order.
+    inputs: tuple[int, ...]
+    data: bytes | None
+    reason: str | None = None
+
+
+def cut_ops(data: bytes, shapes: Mapping[int, Sequence[int]] | None = None,
+            values: Mapping[int, np.ndarray] | None = None,
+            evaluate: Callable[[bytes], list[np.ndarray]] | None = None) -> list[Piece]:
+    """Every op of the main subgraph as a one-op model. ``shapes``: the concrete shape of
+    each tensor index as the whole model was allocated (dynamic dimensions resolved).
+
+    Weights that DEQUANTIZE or DENSIFY compute from constants are baked into their
+    consumer's piece as constants, as the runtime treats them: taken from ``values``
+    (tensor values of a run of the whole model), else computed by ``evaluate`` (runs a
+    one-op model with constant inputs, returns its outputs)."""
+    s = schema()
+    model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    names = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
+    main = model.subgraphs[0]
+    values = values or {}
+    # DEQUANTIZE and DENSIFY of constants (float16, int8 or sparse weights) run once:
+    # TFLite's kernels cache their output after the first invoke, and XNNPACK unpacks
+    # such weights when it is set up and runs the consumer on dense static weights.
+    folded: dict[int, np.ndarray] = {}
+    pieces = []
+    for index, op in enumerate(main.operators or []):
+        code = model.operatorCodes[op.opcodeIndex]
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        name = names.get(builtin, str(builtin))
+        if name == "CUSTOM":
+            name = _text(code.customCode) or "CUSTOM"
+        reads = [int(t) for t in _ints(op.inputs) if t >= 0]
+        if name in _WEIGHT_UNPACKING and reads and all(t in folded or not _is_activation(model, main, t)
+                                                          for t in reads):
+            outputs = _ints(op.outputs)
+            if any(out not in values for out in outputs) and evaluate is not None:
+                computed = evaluate(_one_op_model(s, model, main, op, code, shapes or {}, folded))
+                values = {**values, **dict(zip(outputs, computed))}
+            for out in outputs:
+                if out in values:
+                    folded[out] = values[out]
+            pieces.append(Piece(index, name, (), None, FOLDED))
+            continue
+        inputs = tuple(t for t in reads if _is_activation(model, main, t) and t not in folded)
+        if name in _CONTROL_FLOW:
+            pieces.append(Piece(index, name, inputs, None, "calls other subgraphs (control flow)"))
+            continue
+        pieces.append(Piece(index, name, inputs, _one_op_model(s, model, main, op, code, shapes or {}, folded)))
+    return pieces
+
+
+def _one_op_model(s, model, main, op, code, shapes: Mapping[int, Sequence[int]],
+                  folded: Mapping[int, np.ndarray]) -> bytes:
+    used = [int(t) for t in [*_ints(op.inputs), *_ints(op.outputs), *_ints(op.intermediates)] if t >= 0]
+    order = list(dict.fromkeys(used))
+    remap = {old: new for new, old in enumerate(order)}
+    buffers = [s.BufferT()]  # buffer 0 is the empty one by convention
+    tensors = []
+    for old in order:
+        tensor = copy.copy(main.tensors[old])
+        if old in shapes:
+            tensor.shape = [int(d) for d in shapes[old]]
+            tensor.shapeSignature = None
+        source = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
+        if old in folded:
+            baked = s.BufferT()
+            baked.data = np.frombuffer(np.ascontiguousarray(folded[old]).tobytes(), dtype=np.uint8)
+            buffers.append(baked)
+            tensor.buffer = len(buffers) - 1
+        elif source is not None and source.data is not None and len(source.data):
+            buffers.append(source)
+            tensor.buffer = len(buffers) - 1
+        else:
+            tensor.buffer = 0
+        tensors.append(tensor)
+    piece = copy.copy(op)
+    piece.opcodeIndex = 0
+    piece.inputs = [remap[int(t)] if t >= 0 else -1 for t in _ints(op.inputs)]
+    piece.outputs = [remap[int(t)] for t in _ints(op.outputs)]
+    if op.intermediates is not None:
+        piece.intermediates = [remap[int(t)] for t in _ints(op.intermediates)]
+    subgraph = s.SubGraphT()
+    subgraph.tensors = tensors
+    subgraph.operators = [piece]
+    subgraph.inputs = [remap[int(t)] for t in _ints(op.inputs)
+                       if t >= 0 and _is_activation(model, main, int(t)) and int(t) not in folded]
+    subgraph.outputs = list(piece.outputs)
+    subgraph.name = "piece"
+    # A signature: LiteRT's CompiledModel API (the GPU and NPU accelerators) runs only by one.
+    signature = s.SignatureDefT()
+    signature.signatureKey = "piece"
+    signature.subgraphIndex = 0
+    signature.inputs = [_tensor_map(s, f"in{n}", t) for n, t in enumerate(subgraph.inputs)]
+    signature.outputs = [_tensor_map(s, f"out{n}", t) for n, t in enumerate(subgraph.outputs)]
+    out = s.ModelT()
+    out.signatureDefs = [signature]
+    out.version = model.version
+    out.operatorCodes = [code]
+    out.subgraphs = [subgraph]
+    out.buffers = buffers
+    out.description = "one op cut by edgekit"
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(out.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _tensor_map(s, name: str, index: int):
+    mapping = s.TensorMapT()
+    mapping.name = name
+    mapping.tensorIndex = index
+    return mapping
+
+
+def _is_activation(model, main, index: int) -> bool:
+    """A tensor the op reads at run time (computed or fed), not a constant or a variable."""
+    tensor = main.tensors[index]
+    if tensor.isVariable:
+        return False
+    buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
+    return buffer is None or buffer.data is None or len(buffer.data) == 0
+
+
+def _ints(values) -> list[int]:
+    return [] if values is None else [int(v) for v in values]
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
