@@ -18,6 +18,7 @@ from edgekit.convert.config import ConvertConfig
 from edgekit.errors import ConfigError, EdgekitError, OptionError
 from edgekit.optimize.distill import Distill
 from edgekit.optimize.stages import CentroidInit, Cluster, Prune, Schedule
+from edgekit.targets import load_target
 
 
 def _fail(exc: EdgekitError) -> click.ClickException:
@@ -36,6 +37,8 @@ def cli() -> None:
       edgekit check model.tflite --target edgetpu
       edgekit profile model.tflite --threads 4 --html latency.html
       edgekit report build/tpu
+      edgekit calibrate --out pi4.toml --threads 4 --remote pi@raspberrypi.local
+      edgekit estimate model.tflite --target pi4.toml
       edgekit eval model.tflite DATA_DIR
       edgekit targets
     """
@@ -325,13 +328,28 @@ def check(model: str, target: str, as_json: bool, no_compile: bool, compiled_dir
 
     try:
         report = check_model(model, target, compile=not no_compile, compiled_dir=compiled_dir)
+        estimated = _estimate_if_known(model, target)
     except EdgekitError as exc:
         raise _UnreadableModel(str(exc)) from None
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+        click.echo(json.dumps({**report.to_dict(), "estimate": estimated.to_dict() if estimated else None},
+                              indent=2, default=str))
     else:
         click.echo(report.table())
+        if estimated is not None:
+            click.echo(f"estimate: {estimated.estimated_ms:.3f} ms on {estimated.target} "
+                       f"(band {estimated.low_ms:.3f} - {estimated.high_ms:.3f} ms), from its cost model, "
+                       "not measured; per op: edgekit estimate")
     sys.exit(0 if report.fully_supported else 1)
+
+
+def _estimate_if_known(model: str, target: str) -> Any:
+    """The latency estimate when the target carries a cost model, else None."""
+    if load_target(target).cost_model is None:
+        return None
+    from edgekit.latency import estimate
+
+    return estimate(model, target)
 
 
 @cli.command()
@@ -361,6 +379,9 @@ def check(model: str, target: str, as_json: bool, no_compile: bool, compiled_dir
 @click.option("--ssh-option", "-o", "ssh_options", multiple=True,
               help="Extra ssh -o setting, e.g. StrictHostKeyChecking=accept-new (repeatable).")
 @click.option("--connect-timeout", type=int, default=10, show_default=True, help="SSH connect timeout, seconds.")
+@click.option("--per-op", "per_op", is_flag=True,
+              help="Also time each op alone: cut from the model, fed the values it sees there, run warm with the "
+                   "same runtime, threads and delegate; with the Keras layer names and the sum against the whole.")
 @click.option("--json", "as_json", is_flag=True, help="Print every figure as JSON (a list for several models).")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=str), default=None,
               help="Also write an HTML page here: each model's latency histogram and percentiles, and the "
@@ -456,6 +477,116 @@ def report_command(folder: str, out: str | None, as_json: bool) -> None:
         click.echo(json.dumps({"report": str(written), "bytes": written.stat().st_size}))
     else:
         click.echo(f"wrote {written}")
+
+
+@cli.command(name="calibrate")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=str), default=None,
+              help="Write the device's target profile here (DEVICE.toml): it inherits --inherits and holds the "
+                   "fitted [cost_model]; give it to --target of estimate, check and build.")
+@click.option("--id", "profile_id", default=None, help="The profile's id [default: the file's name].")
+@click.option("--inherits", default="cpu", show_default=True,
+              help="The profile DEVICE.toml inherits conversion, limits and checks from (an id or a .toml path).")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="CPU threads of the runtime while timing: calibrate for the threads the app will use.")
+@click.option("--quick", is_flag=True, help="Two sizes per op class instead of all: a check, not a calibration.")
+@click.option("--remote", default=None, help="Calibrate user@host[:port] over SSH (edgekit installed there).")
+@click.option("--remote-python", default="python3", show_default=True,
+              help="The Python on the remote host that has edgekit.")
+@click.option("--identity", "-i", default=None, type=click.Path(path_type=str), help="SSH private key.")
+@click.option("--ssh-option", "-o", "ssh_options", multiple=True,
+              help="Extra ssh -o setting, e.g. StrictHostKeyChecking=accept-new (repeatable).")
+@click.option("--print-measurements", is_flag=True,
+              help="Print the raw timings as JSON instead of writing a profile (what --remote runs there).")
+@click.option("--json", "as_json", is_flag=True, help="Print the measurements, the fit and its errors as JSON.")
+def calibrate_command(out: str | None, profile_id: str | None, inherits: str, threads: int, quick: bool,
+                      remote: str | None, remote_python: str, identity: str | None, ssh_options: tuple[str, ...],
+                      print_measurements: bool, as_json: bool) -> None:
+    """Time single-op micro-benchmarks on this machine (or --remote) and fit its cost model.
+
+    1x1, k x k and depthwise convolutions, fully connected, pooling, elementwise and
+    data-movement ops at several sizes, int8 and float32, on XNNPACK and on the
+    built-in kernels: about a minute on a Raspberry Pi 4. Needs only LiteRT.
+    """
+    from pathlib import Path
+
+    from edgekit.latency import calibrate, write_profile
+    from edgekit.progress import resolve
+
+    if out is None and not (print_measurements or as_json):
+        raise click.UsageError("give --out DEVICE.toml (or --json, or --print-measurements)")
+    if threads < 1:
+        raise click.BadParameter(f"must be at least 1, got {threads}", param_hint="--threads")
+    if out is not None:
+        if not Path(out).resolve().parent.is_dir():
+            raise click.BadParameter(f"folder {Path(out).resolve().parent} does not exist", param_hint="--out")
+        if not out.endswith(".toml"):
+            raise click.BadParameter(f"{out}: a target profile file ends in .toml", param_hint="--out")
+    try:
+        load_target(inherits)
+    except EdgekitError as exc:
+        raise click.BadParameter(str(exc), param_hint="--inherits") from None
+    say = resolve(not (print_measurements or as_json))
+    if print_measurements:
+        from edgekit.latency.suite import measure_suite, suite
+        from edgekit.profiler.system import conditions
+
+        measured = measure_suite(suite(limit=2 if quick else None), threads)
+        click.echo(json.dumps({"measured": measured, "system": conditions()}))
+        return
+    from edgekit.profiler import SshSettings
+
+    try:
+        result = calibrate(threads=threads, quick=quick, remote=remote,
+                           ssh=SshSettings(identity=identity, options=ssh_options, python=remote_python),
+                           progress=lambda done, total: say.count("micro-benchmarks timed", done, total)
+                           if done % 10 == 0 or done == total else None)
+        written = write_profile(result, out, profile_id=profile_id, inherits=inherits) if out else None
+    except EdgekitError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        click.echo(json.dumps({**result.to_dict(), "profile": str(written) if written else None}, indent=2,
+                              default=str))
+        return
+    model = result.fit.model
+    click.echo(f"timed     {len(result.measured['rows'])} micro-benchmarks on {result.host}, "
+               f"{threads} thread(s), one empty invoke {model.invoke_ms * 1000:.1f} us")
+    click.echo(f"fit       leave-one-out error median {result.median_error:.1%}, worst {result.worst_error:.1%}; "
+               f"estimates carry a band of +/-{model.band:.0%}")
+    click.echo(f"wrote     {written}  (edgekit estimate MODEL --target {written})")
+
+
+@cli.command(name="estimate")
+@click.argument("model", type=click.Path(path_type=str))
+@click.option("--target", "-t", required=True,
+              help="A target profile with a [cost_model]: a shipped id, or a file from edgekit calibrate.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the estimate as JSON: estimated_ms, low_ms, high_ms and each op.")
+def estimate_command(model: str, target: str, as_json: bool) -> None:
+    """Estimated latency of MODEL on a device that is not at hand, per op and in total, with a band.
+
+    From the target's cost model (edgekit calibrate, or one a shipped profile carries):
+    each op's class, type, MACs and bytes, on XNNPACK or the built-in kernels as this
+    runtime delegates them. For the Edge TPU: the ops edgekit check places on it, the
+    parameters that miss its on-chip memory, and the ops that fall back to the CPU.
+    Exit status 2 when MODEL cannot be read.
+    """
+    from edgekit.latency import estimate
+
+    try:
+        load_target(target)
+    except EdgekitError as exc:
+        raise click.BadParameter(str(exc), param_hint="--target") from None
+    try:
+        from edgekit.analyze import read_model
+
+        read_model(model)
+    except EdgekitError as exc:
+        raise _UnreadableModel(str(exc)) from None
+    try:
+        result = estimate(model, target)
+    except EdgekitError as exc:
+        raise _fail(exc) from None
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.render())
 
 
 @cli.command(name="metadata")

@@ -15,6 +15,7 @@ from typing import Any
 
 from edgekit._compat import StrEnum, tomllib
 from edgekit.errors import ConfigError, OptionError
+from edgekit.latency.cost_model import CostModel
 from edgekit.tables import check_fields, from_table
 
 
@@ -90,6 +91,8 @@ class TargetProfile:
     convert: ConvertSettings = field(default_factory=ConvertSettings)
     limits: Limits = field(default_factory=Limits)
     profile: ProfileSettings = field(default_factory=ProfileSettings)
+    # What ops cost on this device (edgekit calibrate, or fitted to published figures).
+    cost_model: CostModel | None = None
     # Where the profile was read from; not a TOML key.
     source: str = field(default="", compare=False)
 

@@ -31,6 +31,11 @@ def estimate_macs(opcode: str, inputs: Sequence[Any], outputs: Sequence[Any], op
     if opcode == "TRANSPOSE_CONV" and len(inputs) > 2 and inputs[1] is not None and inputs[2] is not None:
         _, kh, kw, _ = inputs[1].shape if len(inputs[1].shape) == 4 else (0, 0, 0, 0)
         return _n(inputs[2].shape) * kh * kw * (out.shape[-1] if out.shape else 1)
+    if opcode == "Convolution2DTransposeBias" and weights is not None and len(weights.shape) == 4 and inputs[0]:
+        # MediaPipe's custom transposed convolution (x, OHWI kernel, bias): every input
+        # element is spread over kh * kw positions of each output channel.
+        co, kh, kw, _ = weights.shape
+        return _n(inputs[0].shape) * kh * kw * co
     if opcode == "CONV_3D" and weights is not None and len(weights.shape) == 5:
         kd, kh, kw, ci, _ = weights.shape
         return out_elems * kd * kh * kw * ci

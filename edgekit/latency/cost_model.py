@@ -1,0 +1,175 @@
+"""A device's cost model: per op class and type, milliseconds from MACs and bytes.
+
+It lives in a target profile's ``[cost_model]`` section, so a ``--target`` file
+inherits it from its parent like any other setting::
+
+    [cost_model]
+    source = "edgekit calibrate on raspberrypi (Raspberry Pi 4 Model B Rev 1.4), 4 threads"
+    threads = 4
+    invoke_ms = 0.012          # one invoke's fixed cost, paid once per inference
+    band = 0.15                # the estimate's relative half-width
+
+    [cost_model.float32.conv1x1]
+    fixed_ms = 0.004           # per op
+    per_mmac_ms = 0.031        # per million multiply-accumulates
+    per_mb_ms = 0.22           # per megabyte of activations and weights moved
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from edgekit._compat import StrEnum
+from edgekit.errors import OptionError
+from edgekit.tables import check_fields
+
+if TYPE_CHECKING:  # ops reads models (edgekit.analyze), which reads target profiles, which hold this
+    from edgekit.latency.ops import OpCost
+
+
+class OpClass(StrEnum):
+    CONV1X1 = "conv1x1"
+    CONV = "conv"
+    DEPTHWISE = "depthwise"
+    FULLY_CONNECTED = "fully_connected"
+    POOL = "pool"
+    ELEMENTWISE = "elementwise"
+    MOVEMENT = "movement"
+
+
+class DType(StrEnum):
+    INT8 = "int8"
+    FLOAT32 = "float32"
+
+
+def _non_negative(obj) -> None:
+    check_fields(obj)
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, float) and (value < 0 or value != value):
+            raise OptionError(f.name, f"must be a non-negative number, got {value}")
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    fixed_ms: float = 0.0
+    per_mmac_ms: float = 0.0
+    per_mb_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        _non_negative(self)
+
+    def predict(self, macs: int, moved: int) -> float:
+        return self.fixed_ms + self.per_mmac_ms * macs / 1e6 + self.per_mb_ms * moved / 1e6
+
+
+@dataclass(frozen=True)
+class ClassCosts:
+    """One set of coefficients per op class; a class left out borrows elementwise's."""
+
+    conv1x1: Coefficients | None = None
+    conv: Coefficients | None = None
+    depthwise: Coefficients | None = None
+    fully_connected: Coefficients | None = None
+    pool: Coefficients | None = None
+    elementwise: Coefficients | None = None
+    movement: Coefficients | None = None
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    def for_class(self, op_class: OpClass) -> Coefficients | None:
+        return getattr(self, op_class.value) or self.elementwise
+
+
+@dataclass(frozen=True)
+class EdgeTpuCosts:
+    """The Edge TPU: ops it runs cost MACs at its rate; parameters that do not fit its
+    on-chip memory stream from the host on every inference."""
+
+    fixed_ms: float = 0.0
+    per_mmac_ms: float = 0.0
+    # Parameters beyond the on-chip memory, per megabyte, per inference.
+    off_chip_per_mb_ms: float = 0.0
+
+    def __post_init__(self) -> None:
+        _non_negative(self)
+
+
+@dataclass(frozen=True)
+class CostModel:
+    # Where the numbers come from: a calibration run, or the published measurements cited.
+    source: str = ""
+    threads: int = 1
+    invoke_ms: float = 0.0
+    # Relative half-width of the band: the fit's error on what it was fitted to.
+    band: float = 0.25
+    # Ops that XNNPACK runs.
+    int8: ClassCosts | None = None
+    float32: ClassCosts | None = None
+    # Ops left on TFLite's built-in kernels (XNNPACK lacks them, or custom ops).
+    builtin_int8: ClassCosts | None = None
+    builtin_float32: ClassCosts | None = None
+    edgetpu: EdgeTpuCosts | None = None
+
+    def __post_init__(self) -> None:
+        _non_negative(self)
+        if self.threads < 1:
+            raise OptionError("threads", f"must be at least 1, got {self.threads}")
+        if self.band >= 1:
+            raise OptionError("band", f"must be below 1 (a relative half-width), got {self.band}")
+        if all(getattr(self, name) is None for name in _SECTIONS + ("edgetpu",)):
+            raise OptionError("", "has no coefficients: give [cost_model.int8], [cost_model.float32] or "
+                                  "[cost_model.edgetpu]")
+
+    def coefficients(self, dtype: DType, op_class: OpClass, builtin: bool = False) -> Coefficients | None:
+        """The coefficients for an op, in order of preference: its own kernel path and
+        type, the other path, the other type (the estimate labels what it borrowed)."""
+        for costs in self._preference(dtype, builtin):
+            if costs is not None and costs.for_class(op_class) is not None:
+                return costs.for_class(op_class)
+        return None
+
+    def borrows(self, dtype: DType, builtin: bool = False) -> bool:
+        return self._preference(dtype, builtin)[0] is None
+
+    def predict(self, op: "OpCost", builtin: bool = False) -> float | None:
+        coefficients = self.coefficients(op.dtype, op.op_class, builtin)
+        return None if coefficients is None else coefficients.predict(op.macs, op.bytes)
+
+    def _preference(self, dtype: DType, builtin: bool) -> list:
+        fast = {DType.INT8: self.int8, DType.FLOAT32: self.float32}
+        slow = {DType.INT8: self.builtin_int8, DType.FLOAT32: self.builtin_float32}
+        other = DType.FLOAT32 if dtype == DType.INT8 else DType.INT8
+        first, second = (slow, fast) if builtin else (fast, slow)
+        return [first[dtype], second[dtype], first[other], second[other]]
+
+
+_SECTIONS = ("int8", "float32", "builtin_int8", "builtin_float32")
+
+
+def to_toml(model: CostModel) -> str:
+    """The ``[cost_model]`` section, with every coefficient, for a target profile file."""
+    lines = ["[cost_model]", f"source = {_quote(model.source)}", f"threads = {model.threads}",
+             f"invoke_ms = {model.invoke_ms:.6g}", f"band = {model.band:.3g}"]
+    for dtype in _SECTIONS:
+        costs = getattr(model, dtype)
+        if costs is None:
+            continue
+        for op_class in OpClass:
+            c = getattr(costs, op_class.value)
+            if c is None:
+                continue
+            lines += ["", f"[cost_model.{dtype}.{op_class.value}]", f"fixed_ms = {c.fixed_ms:.6g}",
+                      f"per_mmac_ms = {c.per_mmac_ms:.6g}", f"per_mb_ms = {c.per_mb_ms:.6g}"]
+    if model.edgetpu is not None:
+        e = model.edgetpu
+        lines += ["", "[cost_model.edgetpu]", f"fixed_ms = {e.fixed_ms:.6g}", f"per_mmac_ms = {e.per_mmac_ms:.6g}",
+                  f"off_chip_per_mb_ms = {e.off_chip_per_mb_ms:.6g}"]
+    return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
