@@ -3,9 +3,10 @@
 A short sequence of named steps, each a function that can be called alone:
 :func:`preflight` (cheap checks, no TensorFlow), :func:`probe_target` (the untrained
 model converted and checked), :func:`load_data`, :func:`train_model`,
-:func:`optimise`, :func:`convert`, :func:`verify`, :func:`check_target` and
-:func:`write_outputs`. The CLI's ``edgekit build`` calls ``build()`` and nothing
-else, so a pipeline calling Python gets exactly what the terminal gets.
+:func:`optimise`, :func:`convert`, :func:`verify`, :func:`check_target`,
+:func:`measure_latency` and :func:`write_outputs`. The CLI's ``edgekit build`` calls
+``build()`` and nothing else, so a pipeline calling Python gets exactly what the
+terminal gets.
 """
 
 from __future__ import annotations
@@ -166,9 +167,11 @@ def build(data: DataSource, config: BuildConfig | None = None, /, **options: Any
                 verified = verify(tflite_path, optimised, split, plan, say)
             with timings.step("check"):
                 target_check = check_target(tflite_path, plan, work, say)
+            with timings.step("latency"):
+                latency = measure_latency(tflite_path, plan, say)
             with timings.step("write"):
                 report = write_outputs(work, build_report(
-                    plan, split, trained, optimised, verified, target_check, keras_facts, tflite_path,
+                    plan, split, trained, optimised, verified, target_check, latency, keras_facts, tflite_path,
                     timings), plan, split, say)
 
     out = Path(config.output.out)
@@ -396,6 +399,32 @@ def check_target(tflite_path: Path, plan: Plan, work: Path, say: Progress) -> An
     return report
 
 
+def measure_latency(tflite_path: Path, plan: Plan, say: Progress) -> dict:
+    """The .tflite timed on this machine's CPU, whole and op by op, with the target's
+    threads; and, when the target carries a cost model, its estimate on the target."""
+    from edgekit.profiler import profile
+
+    threads = plan.profile.profile.threads or 1
+    measured = profile(tflite_path, threads=threads, warmup=5, runs=50, per_op=True)
+    say.log(f"latency on this machine: p50 {measured.latency_ms.p50:.3f} ms ({threads} thread(s))")
+    latency = {
+        "measured_on": "the build machine's CPU (XNNPACK), not the target",
+        "threads": threads,
+        "p50_ms": measured.latency_ms.p50,
+        "p90_ms": measured.latency_ms.p90,
+        "per_op": measured.per_op,
+        "estimate": None,
+    }
+    if plan.profile.cost_model is not None:
+        from edgekit.latency import estimate
+
+        estimated = estimate(tflite_path, plan.profile)
+        say.log(f"estimated on {plan.profile.id}: {estimated.estimated_ms:.3f} ms "
+                f"({estimated.low_ms:.3f} - {estimated.high_ms:.3f}), from its cost model")
+        latency["estimate"] = estimated.to_dict()
+    return latency
+
+
 def write_outputs(work: Path, report: dict, plan: Plan, split: Split, say: Progress) -> dict:
     """labels.txt, report.json, recipe.toml, the misclassified images and report.html
     beside the models; returns the report."""
@@ -411,7 +440,7 @@ def write_outputs(work: Path, report: dict, plan: Plan, split: Split, say: Progr
 
 
 def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimised, verified: Verified,
-                 target_check: Any, keras_facts: dict, tflite_path: Path, timings: Timings) -> dict:
+                 target_check: Any, latency: dict, keras_facts: dict, tflite_path: Path, timings: Timings) -> dict:
     from edgekit.models.strategy import describe
 
     config, profile = plan.config, plan.profile
@@ -454,6 +483,7 @@ def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimise
         "validation": validation_results(verified.scores, split.val),
         "weights": [k.to_dict() for k in kernel_stats(tflite_path)],
         "check": target_check.to_dict(),
+        "latency": latency,
         "versions": versions(runtime),
         "timings_seconds": timings.rounded(),
     }

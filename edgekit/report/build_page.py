@@ -34,6 +34,7 @@ def build_page(report: dict, folder: Path, recipe_text: str | None) -> Page:
     _validation(page, report, folder)
     sections.weights(page, report.get("weights", []))
     sections.placement(page, report["check"])
+    sections.latency(page, report.get("latency"))
     _progression(page, report)
     sections.provenance(page, report, recipe_text)
     return page

@@ -240,6 +240,24 @@ def step_times(timings: dict) -> str:
         return _svg(fig)
 
 
+def op_times(rows: Sequence[dict], shown: int = 20) -> str:
+    """The slowest ops, measured alone (an op that could not run alone is hatched: an estimate)."""
+    top = sorted((r for r in rows if r.get("ms")), key=lambda r: -r["ms"])[:shown]
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(WIDTH, max(2.0, 0.26 * len(top) + 0.9)))
+        y = np.arange(len(top))
+        bars = ax.barh(y, [r["ms"] for r in top], color=TRAIN, height=0.65)
+        for bar, row in zip(bars, top):
+            if row.get("how") == "estimate":
+                bar.set_hatch("//")
+                bar.set_facecolor("#8fb3e0")
+        ax.set_yticks(y, [f"{r['index']} {r['opcode']} {_short(r.get('layer') or '', 26)}" for r in top])
+        ax.invert_yaxis()
+        ax.set(xlabel="ms, each op alone (median)")
+        fig.tight_layout()
+        return _svg(fig)
+
+
 def latency_histogram(samples: Sequence[float], percentiles: dict) -> str:
     """The distribution of timed runs with p50, p90 and p99 marked."""
     values = np.asarray(samples, dtype=np.float64)

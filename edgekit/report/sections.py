@@ -52,6 +52,30 @@ def placement(page: Page, check: dict) -> None:
         section.add(heading("edgetpu_compiler"), pre(_compiler_text(compiler)))
 
 
+def latency(page: Page, measured: dict | None) -> None:
+    """Whole-model and per-op latency on the build machine, and the target's estimate."""
+    if not measured:
+        return
+    from edgekit.profiler.per_op import explain
+
+    section = page.section("latency", "Latency")
+    tiles = [(f"p50 on {measured['measured_on']}", f"{measured['p50_ms']:.3f} ms"),
+             ("threads", measured["threads"])]
+    estimated = measured.get("estimate")
+    if estimated:
+        tiles.append((f"estimated on {estimated['target']} (not measured)",
+                      f"{estimated['estimated_ms']:.2f} ms ({estimated['low_ms']:.2f}-{estimated['high_ms']:.2f})"))
+    section.add(facts(tiles))
+    if estimated:
+        section.add(paragraph(f"The estimate comes from the target's cost model: {estimated['source']}.", muted=True))
+    per_op = measured.get("per_op") or {}
+    if "error" in per_op:
+        section.add(note(f"per-op times not measured: {per_op['error']}"))
+    elif per_op.get("ops"):
+        section.add(figure("op_times", plots.op_times(per_op["ops"]), "the slowest ops, each timed alone"),
+                    paragraph(explain(per_op) + ".", muted=True))
+
+
 def provenance(page: Page, report: dict, recipe_text: str | None) -> None:
     section = page.section("provenance", "Provenance")
     section.add(paragraph(f"Made by edgekit {report.get('edgekit_version', '?')} on {report.get('created', '?')} "

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from edgekit.cli import cli
 from edgekit.evaluation import mistakes
 
-BUILD_FIGURES = ["training", "confusion", "per_class", "weights", "placement", "progression", "timings"]
+BUILD_FIGURES = ["training", "confusion", "per_class", "weights", "placement", "op_times", "progression",
+                 "timings"]
 
 
 def _figures(page: str) -> list[str]:
@@ -54,6 +55,14 @@ def test_the_progression_has_sizes_for_float_prune_and_cluster_and_pruning_shows
     assert prune["weights"]["gzip_bytes"] < 0.8 * float_size["gzip_bytes"]
     assert cluster["weights"]["gzip_bytes"] < prune["weights"]["gzip_bytes"]
     assert qat["weights"] == {}
+
+
+def test_a_build_times_its_tflite_whole_and_op_by_op_on_the_build_machine(staged_build):
+    latency = staged_build.report["latency"]
+    per_op = latency["per_op"]
+    assert latency["p50_ms"] > 0 and latency["estimate"] is None  # the cpu profile carries no cost model
+    assert per_op["measured_ops"] + per_op["folded_ops"] + per_op["estimated_ops"] == len(per_op["ops"])
+    assert {r["opcode"] for r in per_op["ops"]} >= {"CONV_2D", "FULLY_CONNECTED"}
 
 
 def test_a_build_writes_a_self_contained_report_html_with_every_figure(staged_build):
