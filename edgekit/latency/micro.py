@@ -24,7 +24,7 @@ class MicroOp:
     """One micro-benchmark: an op of a class at one size and type."""
 
     kind: str  # conv, depthwise, fully_connected, max_pool, average_pool, mean, add, mul, hard_swish,
-    # logistic, concatenation, pad, resize_bilinear, softmax
+    # logistic, prelu, concatenation, pad, resize_bilinear, softmax
     dtype: str  # float32 or int8
     height: int = 1
     width: int = 1
@@ -242,6 +242,17 @@ def _unary(name: str):
     return build_unary
 
 
+def _prelu(w: _Writer, op: MicroOp) -> None:
+    shape = [1, op.height, op.width, op.channels]
+    x = w.activation(shape, input=True)
+    if w.int8:
+        alpha = w.tensor([1, 1, op.channels], data=np.full(op.channels, 25, np.int8), kind="int8", scale=0.01)
+    else:
+        alpha = w.tensor([1, 1, op.channels], data=np.full(op.channels, 0.25, np.float32), kind="float32")
+    y = w.activation(shape, output=True)
+    w.op("PRELU", [x, alpha], [y], version=1)
+
+
 def _concatenation(w: _Writer, op: MicroOp) -> None:
     s = w.s
     shape = [1, op.height, op.width, op.channels]
@@ -292,6 +303,7 @@ _BUILDERS = {
     "mul": _binary("MUL", "MulOptions", "MulOptionsT"),
     "hard_swish": _unary("HARD_SWISH"),
     "logistic": _unary("LOGISTIC"),
+    "prelu": _prelu,
     "concatenation": _concatenation,
     "pad": _pad,
     "resize_bilinear": _resize_bilinear,

@@ -41,7 +41,7 @@ SUITE: tuple[tuple, ...] = (
     ("mean", 7, 1280, 0, 1, 1), ("mean", 14, 576, 0, 1, 1),
     ("add", 56, 24, 0, 1, 1), ("add", 28, 32, 0, 1, 1), ("add", 14, 96, 0, 1, 1), ("mul", 28, 96, 0, 1, 1),
     ("hard_swish", 56, 16, 0, 1, 1), ("hard_swish", 14, 96, 0, 1, 1), ("logistic", 28, 72, 0, 1, 1),
-    ("softmax", 1, 1000, 0, 1, 1),
+    ("softmax", 1, 1000, 0, 1, 1), ("prelu", 56, 32, 0, 1, 1), ("prelu", 28, 64, 0, 1, 1),
     ("concatenation", 28, 64, 0, 1, 1), ("concatenation", 14, 128, 0, 1, 1), ("pad", 56, 32, 0, 1, 1),
     ("resize_bilinear", 14, 64, 0, 1, 1), ("resize_bilinear", 28, 32, 0, 1, 1),
     # Tensors of megabytes, beyond a CPU's caches: segmentation and landmark models at

@@ -151,3 +151,16 @@ def test_calibrate_cli_writes_the_profile_and_refuses_bad_flags_first(tmp_path):
         bad = CliRunner().invoke(cli, ["calibrate", *args])
         assert bad.exit_code == 2 and flag in bad.stderr, bad.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["box.toml"]
+
+
+def test_shipped_cost_models_cite_the_published_figures_they_were_fitted_to(small_model):
+    from edgekit.targets import shipped_targets
+
+    with_models = {t: load_target(t).cost_model for t in shipped_targets() if load_target(t).cost_model}
+    assert "rpi4" in with_models
+    for target, model in with_models.items():
+        assert model.source.startswith("fitted to published latencies: "), target
+    rpi4 = with_models["rpi4"]
+    assert "XNNPACK README" in rpi4.source and rpi4.threads == 4 and rpi4.float32 is not None
+    result = estimate(small_model, "rpi4")
+    assert result.target == "rpi4" and result.low_ms < result.estimated_ms < result.high_ms

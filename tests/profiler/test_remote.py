@@ -120,3 +120,16 @@ def test_silent_host_fails_within_the_connect_timeout():
 def test_malformed_remote_is_rejected(bad):
     with pytest.raises(ProfileError, match="expected \\[user@\\]host\\[:port\\]"):
         profile(__file__, remote=bad or " ")
+
+
+def test_calibrate_over_ssh_fits_the_timings_taken_there(sshd, tmp_path):
+    from edgekit.latency.api import calibrate, write_profile
+    from edgekit.targets import load_target
+
+    remote, settings = sshd
+    result = calibrate(quick=True, remote=remote, ssh=settings)
+    assert result.host == remote
+    assert result.measured["rows"] and result.system["cores"] >= 1
+    assert f"on {result.host}" in result.fit.model.source
+    profile = load_target(str(write_profile(result, tmp_path / "far.toml")))
+    assert profile.cost_model.float32 is not None
