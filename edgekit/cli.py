@@ -352,6 +352,21 @@ def _estimate_if_known(model: str, target: str) -> Any:
     return estimate(model, target)
 
 
+def _ssh_options(command: Any) -> Any:
+    """The options of a command that can run on another machine over SSH."""
+    for option in reversed([
+        click.option("--remote-python", default="python3", show_default=True,
+                     help="The Python on the remote host that has edgekit."),
+        click.option("--identity", "-i", default=None, type=click.Path(path_type=str), help="SSH private key."),
+        click.option("--ssh-option", "-o", "ssh_options", multiple=True,
+                     help="Extra ssh -o setting, e.g. StrictHostKeyChecking=accept-new (repeatable)."),
+        click.option("--connect-timeout", type=int, default=10, show_default=True,
+                     help="SSH connect timeout, seconds."),
+    ]):
+        command = option(command)
+    return command
+
+
 @cli.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(path_type=str))
 @click.option("--target", "-t", default=None,
@@ -373,12 +388,7 @@ def _estimate_if_known(model: str, target: str) -> Any:
 @click.option("--timeout", type=float, default=300.0, show_default=True,
               help="Seconds before a hung load or run is stopped.")
 @click.option("--remote", default=None, help="Measure on user@host[:port] over SSH (edgekit installed there).")
-@click.option("--remote-python", default="python3", show_default=True,
-              help="The Python on the remote host that has edgekit.")
-@click.option("--identity", "-i", default=None, type=click.Path(path_type=str), help="SSH private key.")
-@click.option("--ssh-option", "-o", "ssh_options", multiple=True,
-              help="Extra ssh -o setting, e.g. StrictHostKeyChecking=accept-new (repeatable).")
-@click.option("--connect-timeout", type=int, default=10, show_default=True, help="SSH connect timeout, seconds.")
+@_ssh_options
 @click.option("--per-op", "per_op", is_flag=True,
               help="Also time each op alone: cut from the model, fed the values it sees there, run warm with the "
                    "same runtime, threads and delegate; with the Keras layer names and the sum against the whole.")
@@ -490,17 +500,13 @@ def report_command(folder: str, out: str | None, as_json: bool) -> None:
               help="CPU threads of the runtime while timing: calibrate for the threads the app will use.")
 @click.option("--quick", is_flag=True, help="Two sizes per op class instead of all: a check, not a calibration.")
 @click.option("--remote", default=None, help="Calibrate user@host[:port] over SSH (edgekit installed there).")
-@click.option("--remote-python", default="python3", show_default=True,
-              help="The Python on the remote host that has edgekit.")
-@click.option("--identity", "-i", default=None, type=click.Path(path_type=str), help="SSH private key.")
-@click.option("--ssh-option", "-o", "ssh_options", multiple=True,
-              help="Extra ssh -o setting, e.g. StrictHostKeyChecking=accept-new (repeatable).")
+@_ssh_options
 @click.option("--print-measurements", is_flag=True,
               help="Print the raw timings as JSON instead of writing a profile (what --remote runs there).")
 @click.option("--json", "as_json", is_flag=True, help="Print the measurements, the fit and its errors as JSON.")
 def calibrate_command(out: str | None, profile_id: str | None, inherits: str, threads: int, quick: bool,
                       remote: str | None, remote_python: str, identity: str | None, ssh_options: tuple[str, ...],
-                      print_measurements: bool, as_json: bool) -> None:
+                      connect_timeout: int, print_measurements: bool, as_json: bool) -> None:
     """Time single-op micro-benchmarks on this machine (or --remote) and fit its cost model.
 
     1x1, k x k and depthwise convolutions, fully connected, pooling, elementwise and
@@ -537,7 +543,8 @@ def calibrate_command(out: str | None, profile_id: str | None, inherits: str, th
 
     try:
         result = calibrate(threads=threads, quick=quick, remote=remote,
-                           ssh=SshSettings(identity=identity, options=ssh_options, python=remote_python),
+                           ssh=SshSettings(connect_timeout=connect_timeout, identity=identity, options=ssh_options,
+                                           python=remote_python),
                            progress=lambda done, total: say.count("micro-benchmarks timed", done, total)
                            if done % 10 == 0 or done == total else None)
         written = write_profile(result, out, profile_id=profile_id, inherits=inherits) if out else None
