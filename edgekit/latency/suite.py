@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -21,6 +20,7 @@ from edgekit.analyze import read_model
 from edgekit.latency.cost_model import ClassCosts, Coefficients, CostModel, DType, OpClass
 from edgekit.latency.micro import MicroOp, build
 from edgekit.latency.ops import op_costs
+from edgekit.profiler.per_op import builtin_kernels, median_ms, random_input
 from edgekit.runtime import find_runtime
 
 # (kind, height=width, channels, filters, kernel, stride): shapes met in MobileNet- and
@@ -53,8 +53,6 @@ SUITE: tuple[tuple, ...] = (
 )
 # One invoke of a one-element ADD: the runtime's fixed cost with no work in it.
 _EMPTY = MicroOp("add", "float32", 1, 1, 1)
-BUDGET_S = 0.05
-MIN_RUNS = 5
 
 
 def suite(dtypes: Sequence[str] = ("int8", "float32"), limit: int | None = None) -> list[MicroOp]:
@@ -76,10 +74,8 @@ def measure_suite(ops: Sequence[MicroOp], threads: int = 1, runtime: str | None 
                   progress: Callable[[int, int], None] | None = None) -> dict:
     """Each micro-benchmark's median latency here, with its class, type, MACs and bytes."""
     from edgekit.analyze.cpu import delegated_nodes
-    from edgekit.profiler.per_op import _builtin_kernels
-
     chosen = find_runtime(runtime)
-    builtin = _builtin_kernels(chosen)
+    builtin = builtin_kernels(chosen)
     empty = _time_model(build(_EMPTY), chosen, threads)
     rows = []
     with tempfile.TemporaryDirectory(prefix="edgekit-calibrate-") as scratch:
@@ -168,19 +164,7 @@ def _time_model(data: bytes, runtime, threads: int, resolver: dict | None = None
     interpreter.allocate_tensors()
     rng = np.random.default_rng(0)
     for detail in interpreter.get_input_details():
-        dtype = np.dtype(detail["dtype"])
-        value = (rng.integers(-100, 100, detail["shape"]) if np.issubdtype(dtype, np.integer)
-                 else rng.uniform(-1, 1, detail["shape"]))
-        interpreter.set_tensor(detail["index"], value.astype(dtype))
-    for _ in range(3):
-        interpreter.invoke()
-    samples = []
-    deadline = time.perf_counter() + BUDGET_S
-    while len(samples) < MIN_RUNS or time.perf_counter() < deadline:
-        start = time.perf_counter_ns()
-        interpreter.invoke()
-        samples.append((time.perf_counter_ns() - start) / 1e6)
-    return float(np.median(samples))
-
+        interpreter.set_tensor(detail["index"], random_input(detail, rng))
+    return median_ms(interpreter.invoke, warmup=3)
 
 __all__ = ["SUITE", "Fit", "DType", "OpClass", "fit", "measure_suite", "suite"]

@@ -103,6 +103,15 @@ def make_runner(model_path: str | Path, options: ProfileOptions, runtime: Any, i
     return _InterpreterRunner(model_path, options, runtime, info)
 
 
+def resize_dynamic_inputs(interpreter: Any, input_shape: tuple[int, ...] | None) -> None:
+    """Give each input with a dynamic dimension ``input_shape``, or 1 for every -1."""
+    for d in interpreter.get_input_details():
+        signature = [int(v) for v in d["shape_signature"]]
+        if any(v < 0 for v in signature):
+            shape = list(input_shape) if input_shape else [1 if v < 0 else v for v in signature]
+            interpreter.resize_tensor_input(d["index"], shape, strict=False)
+
+
 def op_table(info: ModelInfo) -> list[dict]:
     rows: dict[str, dict] = {}
     for op in info.ops:
@@ -181,11 +190,7 @@ class _InterpreterRunner:
         try:
             self.interpreter = runtime.interpreter(model_path=model_path, num_threads=options.threads,
                                                    experimental_delegates=delegates or None)
-            for d in self.interpreter.get_input_details():
-                signature = [int(v) for v in d["shape_signature"]]
-                if any(v < 0 for v in signature):
-                    shape = list(options.input_shape) if options.input_shape else [1 if v < 0 else v for v in signature]
-                    self.interpreter.resize_tensor_input(d["index"], shape, strict=False)
+            resize_dynamic_inputs(self.interpreter, options.input_shape)
             self.interpreter.allocate_tensors()
         except ProfileError:
             raise

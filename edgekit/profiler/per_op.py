@@ -12,7 +12,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from edgekit.analyze.layers import layer_name
 from edgekit.analyze.model import ModelInfo
 from edgekit.errors import ProfileError, first_line
 from edgekit.profiler.cut import FOLDED, Piece, cut_ops
+from edgekit.profiler.measure import make_runner, resize_dynamic_inputs
 from edgekit.profiler.options import ProfileOptions
 from edgekit.runtime import find_runtime
 
@@ -35,8 +36,6 @@ PER_OP_NOTE = ("each op cut into a model of its own and timed alone (median); 'f
 
 def measure_ops(model_path: str | Path, options: ProfileOptions, whole_p50_ms: float | None = None) -> dict:
     """The per-op table of one model; ``whole_p50_ms``: the whole model's median, for the comparison."""
-    from edgekit.profiler.measure import make_runner
-
     info = read_model(model_path)
     runtime = find_runtime(options.runtime)
     data = Path(model_path).read_bytes()
@@ -56,9 +55,9 @@ def measure_ops(model_path: str | Path, options: ProfileOptions, whole_p50_ms: f
                 path.write_bytes(piece.data)
                 try:
                     runner = make_runner(path, options, runtime, read_model(path))
-                    feed = [values.get(t) if values.get(t) is not None else _random(d, rng)
-                            for t, d in zip(piece.inputs, runner.inputs)]
-                    row["ms"] = _time(runner, feed, options)
+                    runner.set([values.get(t) if values.get(t) is not None else random_input(d, rng)
+                                for t, d in zip(piece.inputs, runner.inputs)])
+                    row["ms"] = median_ms(runner.invoke, min(options.warmup, 3) + 1, options.runs)
                     row.update(how="measured", note=None)
                 except (ProfileError, ValueError, RuntimeError) as exc:
                     row["note"] = f"cannot run alone: {first_line(exc)[:160]}"
@@ -108,14 +107,15 @@ def explain(per_op: dict) -> str:
                    "the ops between evict them")
 
 
-def _builtin_kernels(runtime: Any) -> dict:
+def builtin_kernels(runtime: Any) -> dict:
+    """Interpreter keywords for TFLite's built-in kernels alone (no XNNPACK), where the runtime has them."""
     resolver = getattr(getattr(runtime.module, "OpResolverType", None), "BUILTIN_WITHOUT_DEFAULT_DELEGATES", None)
     return {} if resolver is None else {"experimental_op_resolver_type": resolver}
 
 
 def _evaluate(piece: bytes, runtime: Any) -> list[np.ndarray]:
     """The outputs of a one-op model whose inputs are all constants."""
-    interpreter = runtime.interpreter(model_content=piece, num_threads=1, **_builtin_kernels(runtime))
+    interpreter = runtime.interpreter(model_content=piece, num_threads=1, **builtin_kernels(runtime))
     interpreter.allocate_tensors()
     interpreter.invoke()
     return [np.array(interpreter.get_tensor(d["index"])) for d in interpreter.get_output_details()]
@@ -126,7 +126,7 @@ def _capture(model_path: str | Path, info: ModelInfo, runtime: Any,
     """Every tensor's shape and value after one run of the whole model on the built-in
     kernels (a delegate keeps its intermediate tensors to itself). Where a custom op
     needs the default resolver, shapes alone; where nothing runs, the file's shapes."""
-    interpreter = _run_whole(model_path, runtime, options, _builtin_kernels(runtime))
+    interpreter = _run_whole(model_path, runtime, options, builtin_kernels(runtime))
     keep_values = interpreter is not None
     if interpreter is None:
         interpreter = _run_whole(model_path, runtime, options, {})
@@ -155,35 +155,35 @@ def _run_whole(model_path: str | Path, runtime: Any, options: ProfileOptions, re
             warnings.simplefilter("ignore", UserWarning)
             interpreter = runtime.interpreter(model_path=model_path, num_threads=1,
                                               experimental_preserve_all_tensors=True, **resolver)
-        for d in interpreter.get_input_details():
-            signature = [int(v) for v in d["shape_signature"]]
-            if any(v < 0 for v in signature):
-                shape = list(options.input_shape) if options.input_shape else [1 if v < 0 else v for v in signature]
-                interpreter.resize_tensor_input(d["index"], shape, strict=False)
+        resize_dynamic_inputs(interpreter, options.input_shape)
         interpreter.allocate_tensors()
         rng = np.random.default_rng(options.seed)
         for d in interpreter.get_input_details():
-            interpreter.set_tensor(d["index"], _random(d, rng))
+            interpreter.set_tensor(d["index"], random_input(d, rng))
         interpreter.invoke()
     except Exception:  # noqa: BLE001 - a custom op without a kernel in this resolver
         return None
     return interpreter
 
 
-def _time(runner: Any, feed: list[np.ndarray], options: ProfileOptions) -> float:
-    runner.set(feed)
-    for _ in range(min(options.warmup, 3) + 1):
-        runner.invoke()
+def median_ms(invoke: Callable[[], Any], warmup: int, max_runs: int | None = None) -> float:
+    """Median milliseconds of ``invoke`` after ``warmup`` untimed calls: at least MIN_RUNS
+    runs, more until BUDGET_S has passed or ``max_runs`` are done."""
+    for _ in range(warmup):
+        invoke()
     samples = []
     deadline = time.perf_counter() + BUDGET_S
-    while len(samples) < MIN_RUNS or (time.perf_counter() < deadline and len(samples) < options.runs):
+    while len(samples) < MIN_RUNS or (time.perf_counter() < deadline
+                                      and (max_runs is None or len(samples) < max_runs)):
         start = time.perf_counter_ns()
-        runner.invoke()
+        invoke()
         samples.append((time.perf_counter_ns() - start) / 1e6)
     return float(np.median(samples))
 
 
-def _random(detail: dict, rng: np.random.Generator) -> np.ndarray:
+def random_input(detail: dict, rng: np.random.Generator) -> np.ndarray:
+    """Random values of an input's shape and type; integers kept within int8's range, so
+    an index or a shape input stays small."""
     dtype, shape = np.dtype(detail["dtype"]), [int(v) for v in detail["shape"]]
     if np.issubdtype(dtype, np.integer):
         bounds = np.iinfo(dtype)
@@ -193,4 +193,4 @@ def _random(detail: dict, rng: np.random.Generator) -> np.ndarray:
     return rng.uniform(0.0, 1.0, shape).astype(dtype)
 
 
-__all__ = ["Piece", "explain", "measure_ops", "summarise"]
+__all__ = ["Piece", "builtin_kernels", "explain", "measure_ops", "median_ms", "random_input", "summarise"]
