@@ -79,6 +79,25 @@ class Subgraph:
     ops: tuple[Op, ...]
 
 
+# Ops that only unpack constant weights (float16 or int8 to float, sparse to dense).
+_WEIGHT_UNPACKING = ("DEQUANTIZE", "DENSIFY")
+
+
+def unpacked_weights(subgraph: Subgraph) -> set[int]:
+    """Indices of the ops that unpack constant weights (a DEQUANTIZE or DENSIFY of a
+    constant, or of another such op's output). They run once, not per inference: TFLite's
+    kernels cache their output after the first invoke, and XNNPACK unpacks such weights
+    when it is set up and runs their consumer on dense static weights."""
+    ops, constant = set(), set()
+    for op in subgraph.ops:
+        reads = [t for t in op.inputs if t >= 0]
+        if op.opcode in _WEIGHT_UNPACKING and reads and all(
+                t in constant or subgraph.tensors[t].is_constant for t in reads):
+            ops.add(op.index)
+            constant.update(op.outputs)
+    return ops
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     source: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgekit.analyze.model import ModelInfo, Op
+from edgekit.analyze.model import ModelInfo, Op, unpacked_weights
 from edgekit.latency.cost_model import DType, OpClass
 
 _CONV = {"CONV_2D", "TRANSPOSE_CONV", "CONV_3D", "Convolution2DTransposeBias"}
@@ -40,19 +40,12 @@ class OpCost:
 def op_costs(info: ModelInfo) -> list[OpCost]:
     """The main subgraph's ops with their class, type, MACs and bytes."""
     main = info.main
-    costs, unpacked = [], set()
+    costs, unpacked = [], unpacked_weights(main)
     for op in main.ops:
-        reads = [t for t in op.inputs if t >= 0]
-        # The same rule the per-op profiler follows: TFLite caches these outputs after the
-        # first invoke and XNNPACK unpacks them when it is set up.
-        folded = op.opcode in ("DEQUANTIZE", "DENSIFY") and bool(reads) and all(
-            t in unpacked or main.tensors[t].is_constant for t in reads)
-        if folded:
-            unpacked.update(op.outputs)
         tensors = [main.tensors[t] for t in (*op.inputs, *op.outputs) if t >= 0]
         moved = sum(t.elements * _BYTES.get(t.dtype, 4) for t in tensors if not t.is_variable)
         costs.append(OpCost(op.index, op.opcode, classify(info, op), _dtype(info, op), op.macs or 0, int(moved),
-                            folded))
+                            op.index in unpacked))
     return costs
 
 

@@ -15,14 +15,12 @@ from typing import Callable, Mapping, Sequence
 import flatbuffers
 import numpy as np
 
+from edgekit.analyze.model import Subgraph, read_model, unpacked_weights
 from edgekit.analyze.schema import schema
 
 # Ops that call other subgraphs: cut alone, they would call nothing.
 _CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE", "CALL", "STABLEHLO_WHILE", "STABLEHLO_CASE", "STABLEHLO_COMPOSITE"}
-
-
 FOLDED = "unpacks constant weights once, when first run: no cost per inference"
-_WEIGHT_UNPACKING = {"DEQUANTIZE", "DENSIFY"}
 
 
 @dataclass(frozen=True)
@@ -43,48 +41,42 @@ def cut_ops(data: bytes, shapes: Mapping[int, Sequence[int]] | None = None,
     """Every op of the main subgraph as a one-op model. ``shapes``: the concrete shape of
     each tensor index as the whole model was allocated (dynamic dimensions resolved).
 
-    Weights that DEQUANTIZE or DENSIFY compute from constants are baked into their
-    consumer's piece as constants, as the runtime treats them: taken from ``values``
-    (tensor values of a run of the whole model), else computed by ``evaluate`` (runs a
-    one-op model with constant inputs, returns its outputs)."""
+    Weights that ops unpack from constants (analyze.model.unpacked_weights) are baked
+    into their consumer's piece as constants, as the runtime treats them: taken from
+    ``values`` (tensor values of a run of the whole model), else computed by ``evaluate``
+    (runs a one-op model with constant inputs, returns its outputs)."""
     s = schema()
     model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
-    names = {v: k for k, v in vars(s.BuiltinOperator).items() if not k.startswith("_")}
-    main = model.subgraphs[0]
+    main, info = model.subgraphs[0], read_model(bytes(data)).main
     values = values or {}
-    # DEQUANTIZE and DENSIFY of constants (float16, int8 or sparse weights) run once:
-    # TFLite's kernels cache their output after the first invoke, and XNNPACK unpacks
-    # such weights when it is set up and runs the consumer on dense static weights.
+    unpacking = unpacked_weights(info)
     folded: dict[int, np.ndarray] = {}
     pieces = []
-    for index, op in enumerate(main.operators or []):
+    for op_info, op in zip(info.ops, main.operators or []):
         code = model.operatorCodes[op.opcodeIndex]
-        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
-        name = names.get(builtin, str(builtin))
-        if name == "CUSTOM":
-            name = _text(code.customCode) or "CUSTOM"
-        reads = [int(t) for t in _ints(op.inputs) if t >= 0]
-        if name in _WEIGHT_UNPACKING and reads and all(t in folded or not _is_activation(model, main, t)
-                                                          for t in reads):
-            outputs = _ints(op.outputs)
+        reads = [t for t in op_info.inputs if t >= 0]
+        if op_info.index in unpacking:
+            outputs = list(op_info.outputs)
             if any(out not in values for out in outputs) and evaluate is not None:
-                computed = evaluate(_one_op_model(s, model, main, op, code, shapes or {}, folded))
+                computed = evaluate(_one_op_model(s, model, info, op, code, shapes or {}, folded))
                 values = {**values, **dict(zip(outputs, computed))}
             for out in outputs:
                 if out in values:
                     folded[out] = values[out]
-            pieces.append(Piece(index, name, (), None, FOLDED))
+            pieces.append(Piece(op_info.index, op_info.opcode, (), None, FOLDED))
             continue
-        inputs = tuple(t for t in reads if _is_activation(model, main, t) and t not in folded)
-        if name in _CONTROL_FLOW:
-            pieces.append(Piece(index, name, inputs, None, "calls other subgraphs (control flow)"))
+        inputs = tuple(t for t in reads if _is_activation(info, t) and t not in folded)
+        if op_info.opcode in _CONTROL_FLOW:
+            pieces.append(Piece(op_info.index, op_info.opcode, inputs, None, "calls other subgraphs (control flow)"))
             continue
-        pieces.append(Piece(index, name, inputs, _one_op_model(s, model, main, op, code, shapes or {}, folded)))
+        pieces.append(Piece(op_info.index, op_info.opcode, inputs,
+                            _one_op_model(s, model, info, op, code, shapes or {}, folded)))
     return pieces
 
 
-def _one_op_model(s, model, main, op, code, shapes: Mapping[int, Sequence[int]],
+def _one_op_model(s, model, info: Subgraph, op, code, shapes: Mapping[int, Sequence[int]],
                   folded: Mapping[int, np.ndarray]) -> bytes:
+    main = model.subgraphs[0]
     used = [int(t) for t in [*_ints(op.inputs), *_ints(op.outputs), *_ints(op.intermediates)] if t >= 0]
     order = list(dict.fromkeys(used))
     remap = {old: new for new, old in enumerate(order)}
@@ -95,14 +87,13 @@ def _one_op_model(s, model, main, op, code, shapes: Mapping[int, Sequence[int]],
         if old in shapes:
             tensor.shape = [int(d) for d in shapes[old]]
             tensor.shapeSignature = None
-        source = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
         if old in folded:
             baked = s.BufferT()
             baked.data = np.frombuffer(np.ascontiguousarray(folded[old]).tobytes(), dtype=np.uint8)
             buffers.append(baked)
             tensor.buffer = len(buffers) - 1
-        elif source is not None and source.data is not None and len(source.data):
-            buffers.append(source)
+        elif info.tensors[old].is_constant:
+            buffers.append(model.buffers[tensor.buffer])
             tensor.buffer = len(buffers) - 1
         else:
             tensor.buffer = 0
@@ -117,7 +108,7 @@ def _one_op_model(s, model, main, op, code, shapes: Mapping[int, Sequence[int]],
     subgraph.tensors = tensors
     subgraph.operators = [piece]
     subgraph.inputs = [remap[int(t)] for t in _ints(op.inputs)
-                       if t >= 0 and _is_activation(model, main, int(t)) and int(t) not in folded]
+                       if t >= 0 and _is_activation(info, int(t)) and int(t) not in folded]
     subgraph.outputs = list(piece.outputs)
     subgraph.name = "piece"
     # A signature: LiteRT's CompiledModel API (the GPU and NPU accelerators) runs only by one.
@@ -145,20 +136,11 @@ def _tensor_map(s, name: str, index: int):
     return mapping
 
 
-def _is_activation(model, main, index: int) -> bool:
+def _is_activation(info: Subgraph, index: int) -> bool:
     """A tensor the op reads at run time (computed or fed), not a constant or a variable."""
-    tensor = main.tensors[index]
-    if tensor.isVariable:
-        return False
-    buffer = model.buffers[tensor.buffer] if tensor.buffer < len(model.buffers) else None
-    return buffer is None or buffer.data is None or len(buffer.data) == 0
+    tensor = info.tensors[index]
+    return not (tensor.is_constant or tensor.is_variable)
 
 
 def _ints(values) -> list[int]:
     return [] if values is None else [int(v) for v in values]
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
