@@ -22,7 +22,6 @@ whose leave-one-family-out median error meets the 25% target.
 from __future__ import annotations
 
 import argparse
-import itertools
 import re
 import sys
 import tempfile
@@ -30,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from edgekit.latency.suite import nnls as fit_nnls
 
 # Published single-inference latencies, milliseconds.
 XNNPACK_PI = ("XNNPACK README, 'Raspberry Pi' table: RPi 4 (BCM2711), multi-threaded, FP32, end2end-bench, "
@@ -98,22 +99,8 @@ def features(name: str, folder: Path) -> Features:
 
 
 def nnls(columns: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Non-negative least squares on relative error, over every subset of the columns."""
-    weight = 1 / target
-    best, best_error = np.zeros(columns.shape[1]), np.inf
-    for mask in itertools.product((0, 1), repeat=columns.shape[1]):
-        chosen = [i for i, m in enumerate(mask) if m]
-        if not chosen:
-            continue
-        solution, *_ = np.linalg.lstsq(columns[:, chosen] * weight[:, None], target * weight, rcond=None)
-        if np.any(solution < 0):
-            continue
-        x = np.zeros(columns.shape[1])
-        x[chosen] = solution
-        error = float(np.sum(((columns @ x - target) * weight) ** 2))
-        if error < best_error:
-            best, best_error = x, error
-    return best
+    """Non-negative least squares on relative error."""
+    return fit_nnls(columns, target, 1 / target)
 
 
 def edgetpu_columns(f: Features) -> list[float]:

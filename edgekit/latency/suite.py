@@ -137,26 +137,32 @@ def fit(measured: dict, source: str) -> Fit:
 
 
 def _fit_group(rows: list[dict], invoke: float) -> Coefficients:
-    """Non-negative least squares on relative error, by trying each subset of the three
-    terms (three unknowns: an exhaustive search is exact and small)."""
+    """The three coefficients of one group, on relative error."""
     y = np.array([max(r["ms"] - invoke, 0.0) for r in rows])
     weight = 1.0 / np.array([max(r["ms"], 1e-6) for r in rows])
     features = np.array([[1.0, r["macs"] / 1e6, r["bytes"] / 1e6] for r in rows])
-    best, best_error = np.zeros(3), np.inf
-    for mask in itertools.product((0, 1), repeat=3):
-        columns = [i for i in range(3) if mask[i]]
+    fixed, per_mmac, per_mb = nnls(features, y, weight)
+    return Coefficients(fixed_ms=float(fixed), per_mmac_ms=float(per_mmac), per_mb_ms=float(per_mb))
+
+
+def nnls(features: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Non-negative weighted least squares, by trying each subset of the columns: with
+    three or four unknowns an exhaustive search is exact and small."""
+    count = features.shape[1]
+    best, best_error = np.zeros(count), np.inf
+    for mask in itertools.product((0, 1), repeat=count):
+        columns = [i for i in range(count) if mask[i]]
         if not columns:
             continue
-        a = features[:, columns] * weight[:, None]
-        solution, *_ = np.linalg.lstsq(a, y * weight, rcond=None)
+        solution, *_ = np.linalg.lstsq(features[:, columns] * weight[:, None], target * weight, rcond=None)
         if np.any(solution < 0):
             continue
-        coefficients = np.zeros(3)
+        coefficients = np.zeros(count)
         coefficients[columns] = solution
-        error = float(np.sum(((features @ coefficients - y) * weight) ** 2))
+        error = float(np.sum(((features @ coefficients - target) * weight) ** 2))
         if error < best_error:
             best, best_error = coefficients, error
-    return Coefficients(fixed_ms=float(best[0]), per_mmac_ms=float(best[1]), per_mb_ms=float(best[2]))
+    return best
 
 
 def _time_model(data: bytes, runtime, threads: int, resolver: dict | None = None) -> float:
