@@ -43,6 +43,17 @@ def check_fields(obj: Any) -> None:
             object.__setattr__(obj, f.name, checked)
 
 
+def check_non_negative(obj: Any) -> None:
+    """Every count and every number of a checked dataclass (``check_fields`` first) is at
+    least zero; a NaN is no number of anything."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+            raise OptionError(f.name, f"must not be negative, got {value}")
+        if isinstance(value, float) and (value < 0 or value != value):
+            raise OptionError(f.name, f"must be a non-negative number, got {value}")
+
+
 def from_table(cls: type, table: Any, key: str = "", skip: frozenset[str] = frozenset()) -> Any:
     """``cls(**table)``, naming an unknown key (as ``key.name``) with the known ones."""
     if not isinstance(table, dict):

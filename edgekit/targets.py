@@ -11,12 +11,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 from edgekit._compat import StrEnum, tomllib
-from edgekit.errors import ConfigError, OptionError
+from edgekit.errors import ConfigError
 from edgekit.latency.cost_model import CostModel
-from edgekit.tables import check_fields, from_table
+from edgekit.tables import check_fields, check_non_negative, from_table
 
 
 class TargetKind(StrEnum):
@@ -51,7 +50,8 @@ class ConvertSettings:
     allow_float_ops: bool = False
 
     def __post_init__(self) -> None:
-        _non_negative(self)
+        check_fields(self)
+        check_non_negative(self)
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ class Limits:
     edgetpu_runtime: int | None = None
 
     def __post_init__(self) -> None:
-        _non_negative(self)
+        check_fields(self)
+        check_non_negative(self)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ class ProfileSettings:
     accelerator: str | None = None
 
     def __post_init__(self) -> None:
-        _non_negative(self)
+        check_fields(self)
+        check_non_negative(self)
 
 
 @dataclass(frozen=True)
@@ -181,11 +183,3 @@ def _merge(parent: dict, child: dict) -> dict:
         if key not in child:
             merged.pop(key, None)
     return merged
-
-
-def _non_negative(obj: Any) -> None:
-    check_fields(obj)
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-            raise OptionError(f.name, f"must not be negative, got {value}")

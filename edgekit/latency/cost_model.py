@@ -17,13 +17,12 @@ inherits it from its parent like any other setting::
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from edgekit._compat import StrEnum
 from edgekit.errors import OptionError
-from edgekit.tables import check_fields
+from edgekit.tables import check_fields, check_non_negative
 
 if TYPE_CHECKING:  # ops reads models (edgekit.analyze), which reads target profiles, which hold this
     from edgekit.latency.ops import OpCost
@@ -44,14 +43,6 @@ class DType(StrEnum):
     FLOAT32 = "float32"
 
 
-def _non_negative(obj) -> None:
-    check_fields(obj)
-    for f in dataclasses.fields(obj):
-        value = getattr(obj, f.name)
-        if isinstance(value, float) and (value < 0 or value != value):
-            raise OptionError(f.name, f"must be a non-negative number, got {value}")
-
-
 @dataclass(frozen=True)
 class Coefficients:
     fixed_ms: float = 0.0
@@ -59,7 +50,8 @@ class Coefficients:
     per_mb_ms: float = 0.0
 
     def __post_init__(self) -> None:
-        _non_negative(self)
+        check_fields(self)
+        check_non_negative(self)
 
     def predict(self, macs: int, moved: int) -> float:
         return self.fixed_ms + self.per_mmac_ms * macs / 1e6 + self.per_mb_ms * moved / 1e6
@@ -95,7 +87,8 @@ class EdgeTpuCosts:
     off_chip_per_mb_ms: float = 0.0
 
     def __post_init__(self) -> None:
-        _non_negative(self)
+        check_fields(self)
+        check_non_negative(self)
 
 
 @dataclass(frozen=True)
@@ -115,9 +108,10 @@ class CostModel:
     edgetpu: EdgeTpuCosts | None = None
 
     def __post_init__(self) -> None:
-        _non_negative(self)
+        check_fields(self)
         if self.threads < 1:
             raise OptionError("threads", f"must be at least 1, got {self.threads}")
+        check_non_negative(self)
         if self.band >= 1:
             raise OptionError("band", f"must be below 1 (a relative half-width), got {self.band}")
         if all(getattr(self, name) is None for name in _SECTIONS + ("edgetpu",)):
