@@ -493,10 +493,10 @@ def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimise
 
 def validation_results(scores: np.ndarray, val: LabelledImages) -> dict:
     """Confusion matrix, per-class accuracy and the most confident mistakes of ``scores``."""
-    names, truth = val.class_names, val.labels
-    confusion, per_class = class_results(truth, scores.argmax(axis=1), names)
+    names, truth, predicted = val.class_names, val.labels, scores.argmax(axis=1)
+    confusion, per_class = class_results(truth, predicted, names)
     return {"confusion": confusion, "per_class": per_class,
-            "errors": int(np.sum(scores.argmax(axis=1) != truth)),
+            "errors": int(np.sum(predicted != truth)),
             "mistakes": mistakes(scores, truth, names, val.sources)}
 
 

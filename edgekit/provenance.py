@@ -13,16 +13,17 @@ _DISTRIBUTIONS = ("numpy", "tensorflow", "tf-keras", "keras", "tensorflow-model-
 def versions(runtime: object | None = None) -> dict:
     """Installed versions by distribution name (None where absent), read from package
     metadata so that nothing is imported; ``runtime``: the inference runtime used."""
-    found = {"python": platform.python_version(), "edgekit": _version("edgekit")}
+    found = {"python": platform.python_version(), "edgekit": installed_version("edgekit")}
     for name in _DISTRIBUTIONS:
-        found[name.replace("-", "_")] = _version(name)
+        found[name.replace("-", "_")] = installed_version(name)
     if runtime is not None:
         found["runtime"] = f"{runtime.name} {runtime.version}"
     found["platform"] = platform.platform()
     return found
 
 
-def _version(distribution: str) -> str | None:
+def installed_version(distribution: str) -> str | None:
+    """The installed version of a distribution (its pip name), or None."""
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:

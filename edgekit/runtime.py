@@ -61,10 +61,7 @@ def find_runtime(prefer: str | None = None) -> Runtime:
 
 
 def _version(distribution: str) -> str:
-    from importlib import metadata
+    from edgekit.provenance import installed_version
 
     dist = {"ai_edge_litert": "ai-edge-litert", "tflite_runtime": "tflite-runtime"}.get(distribution, distribution)
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "unknown"
+    return installed_version(dist) or "unknown"

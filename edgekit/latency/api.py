@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ class Calibration:
     def to_dict(self) -> dict:
         return {"host": self.host, "system": self.system, "measured": self.measured,
                 "leave_one_out_errors": self.fit.errors, "median_error": self.median_error,
-                "worst_error": self.worst_error, "cost_model": json.loads(json.dumps(self.fit.model, default=vars))}
+                "worst_error": self.worst_error, "cost_model": dataclasses.asdict(self.fit.model)}
 
 
 def calibrate(*, threads: int = 1, quick: bool = False, remote: str | None = None, ssh=None,
