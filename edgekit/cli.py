@@ -446,15 +446,20 @@ def profile(models: tuple[str, ...], as_json: bool, html_out: str | None, input_
         click.echo(f"\nwrote {html_out}")
 
 
-def _check_html_out(path: str) -> None:
-    """Before any measuring: the page's folder exists and matplotlib is there to draw it."""
+def _check_folder_of(path: str, flag: str) -> None:
+    """The folder a file will be written into exists: checked before any work."""
     from pathlib import Path
-
-    from edgekit.report import require_plots
 
     folder = Path(path).resolve().parent
     if not folder.is_dir():
-        raise click.BadParameter(f"folder {folder} does not exist", param_hint="--html")
+        raise click.BadParameter(f"folder {folder} does not exist", param_hint=flag)
+
+
+def _check_html_out(path: str) -> None:
+    """Before any measuring: the page's folder exists and matplotlib is there to draw it."""
+    from edgekit.report import require_plots
+
+    _check_folder_of(path, "--html")
     try:
         require_plots()
     except ConfigError as exc:
@@ -473,12 +478,11 @@ def report_command(folder: str, out: str | None, as_json: bool) -> None:
     confusion matrix and misclassified images, per-layer weights, where each op runs,
     size and accuracy from float to .tflite, and the recipe, versions and timings.
     """
-    from pathlib import Path
 
     from edgekit.report import write_html
 
-    if out is not None and not Path(out).resolve().parent.is_dir():
-        raise click.BadParameter(f"folder {Path(out).resolve().parent} does not exist", param_hint="--out")
+    if out is not None:
+        _check_folder_of(out, "--out")
     try:
         written = write_html(folder, out)
     except EdgekitError as exc:
@@ -510,10 +514,9 @@ def calibrate_command(out: str | None, profile_id: str | None, inherits: str, th
     """Time single-op micro-benchmarks on this machine (or --remote) and fit its cost model.
 
     1x1, k x k and depthwise convolutions, fully connected, pooling, elementwise and
-    data-movement ops at several sizes, int8 and float32, on XNNPACK and on the
-    built-in kernels: about a minute on a Raspberry Pi 4. Needs only LiteRT.
+    data-movement ops at several sizes, int8 and float32, each timed on XNNPACK and on
+    the built-in kernels for at most 50 ms. Needs only LiteRT.
     """
-    from pathlib import Path
 
     from edgekit.latency import calibrate, write_profile
     from edgekit.progress import resolve
@@ -523,8 +526,7 @@ def calibrate_command(out: str | None, profile_id: str | None, inherits: str, th
     if threads < 1:
         raise click.BadParameter(f"must be at least 1, got {threads}", param_hint="--threads")
     if out is not None:
-        if not Path(out).resolve().parent.is_dir():
-            raise click.BadParameter(f"folder {Path(out).resolve().parent} does not exist", param_hint="--out")
+        _check_folder_of(out, "--out")
         if not out.endswith(".toml"):
             raise click.BadParameter(f"{out}: a target profile file ends in .toml", param_hint="--out")
     try:
