@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgekit.latency.cost_model import padded_macs
 from edgekit.latency.suite import nnls as fit_nnls
 
 # Published single-inference latencies, milliseconds.
@@ -107,14 +108,22 @@ def edgetpu_columns(f: Features) -> list[float]:
     return [f.ops, f.mmacs, max(0, f.parameter_bytes_int8 - ON_CHIP) / 1e6]
 
 
+# XNNPACK's f32 GEMM on AArch64 NEON computes 8 output channels at once (6x8 kernels,
+# src/configs/gemm-config.c); this machine's own tile (16 on AVX-512F) does not carry over.
+ARM64_CHANNEL_TILE = 8
+
+
 def cpu_columns(f: Features, reference) -> list[float]:
-    """This machine's cost of the model split into its compute and its memory terms."""
+    """This machine's cost of the model split into its compute and its memory terms, with
+    the device's channel tile."""
     compute = memory = 0.0
     for op in f.costs:
+        if op.fused_into is not None:
+            continue
         c = reference.coefficients(op.dtype, op.op_class)
-        compute += c.per_mmac_ms * op.macs / 1e6
-        memory += c.fixed_ms + c.per_mb_ms * op.bytes / 1e6
-    return [compute, memory]
+        compute += c.per_mmac_ms * padded_macs(op.macs, op.channels, ARM64_CHANNEL_TILE if c.channel_tile > 1 else 1)
+        memory += c.fixed_ms + c.per_mb_ms * op.bytes / 1e6 + c.per_mrow_ms * op.rows / 1e6
+    return [compute / 1e6, memory]
 
 
 def leave_one_family_out(names: list[str], columns: np.ndarray, times: np.ndarray) -> list[tuple]:
@@ -137,7 +146,8 @@ def section(device: str, coefficients: dict, source: str, band: float, extra: st
              f"band = {max(0.10, min(0.9, band)):.3g}"]
     lines += extra.splitlines() if extra else []
     for table, values in coefficients.items():
-        lines += ["", f"[cost_model.{table}]"] + [f"{k} = {v:.6g}" for k, v in values.items()]
+        lines += ["", f"[cost_model.{table}]"] + [f"{k} = {v}" if isinstance(v, int) else f"{k} = {v:.6g}"
+                                                   for k, v in values.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -187,9 +197,10 @@ def main() -> None:
                 costs = getattr(reference, dtype)
                 for op_class, c in vars(costs).items():
                     if c is not None:
-                        scaled.setdefault(dtype, {})[op_class] = {"fixed_ms": c.fixed_ms * x[1],
-                                                                  "per_mmac_ms": c.per_mmac_ms * x[0],
-                                                                  "per_mb_ms": c.per_mb_ms * x[1]}
+                        scaled.setdefault(dtype, {})[op_class] = {
+                            "fixed_ms": c.fixed_ms * x[1], "per_mmac_ms": c.per_mmac_ms * x[0],
+                            "per_mb_ms": c.per_mb_ms * x[1], "per_mrow_ms": c.per_mrow_ms * x[1],
+                            "channel_tile": ARM64_CHANNEL_TILE if c.channel_tile > 1 else 1}
             text = section(device, {f"{dtype}.{k}": v for dtype, classes in scaled.items() for k, v in classes.items()},
                            published["source"] + "; relative op-class costs from an x86-64 calibration (int8 "
                            "scaled by the float32 factors: no int8 figures are published)",

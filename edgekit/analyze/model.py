@@ -98,6 +98,33 @@ def unpacked_weights(subgraph: Subgraph) -> set[int]:
     return ops
 
 
+def pads_fused_into_convolutions(subgraph: Subgraph) -> dict[int, int]:
+    """PAD ops that XNNPACK removes, each with the convolution that absorbs it.
+
+    XNNPACK's subgraph optimiser folds a constant pad into a [depthwise] convolution when
+    the pad is zero (the zero point for int8), touches only height and width, its output
+    has that convolution as its one consumer, and the convolution has explicit (VALID)
+    padding (``xnn_subgraph_fusion``, "fuse Constant Pad Node into Convolution 2D Node").
+    """
+    consumers: dict[int, list[Op]] = {}
+    for op in subgraph.ops:
+        for t in op.inputs:
+            if t >= 0:
+                consumers.setdefault(t, []).append(op)
+    fused = {}
+    for op in subgraph.ops:
+        if op.opcode != "PAD" or not op.inputs or len(op.outputs) != 1:
+            continue
+        before, after = subgraph.tensors[op.inputs[0]].shape, subgraph.tensors[op.outputs[0]].shape
+        readers = consumers.get(op.outputs[0], [])
+        spatial = len(before) == len(after) == 4 and before[0] == after[0] and before[3] == after[3]
+        if (spatial and len(readers) == 1 and readers[0].opcode in ("CONV_2D", "DEPTHWISE_CONV_2D")
+                and readers[0].inputs[0] == op.outputs[0] and readers[0].options.get("padding") == "VALID"
+                and op.outputs[0] not in subgraph.outputs):
+            fused[op.index] = readers[0].index
+    return fused
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     source: str

@@ -13,6 +13,8 @@ inherits it from its parent like any other setting::
     fixed_ms = 0.004           # per op
     per_mmac_ms = 0.031        # per million multiply-accumulates
     per_mb_ms = 0.22           # per megabyte of activations and weights moved
+    per_mrow_ms = 0.8          # per million output rows (positions, each of all channels)
+    channel_tile = 8           # output channels a kernel computes at once
 """
 
 from __future__ import annotations
@@ -48,13 +50,29 @@ class Coefficients:
     fixed_ms: float = 0.0
     per_mmac_ms: float = 0.0
     per_mb_ms: float = 0.0
+    # Kernels restart their inner loop over channels at every output position, so a
+    # tensor of few channels costs more per element than its bytes say.
+    per_mrow_ms: float = 0.0
+    # GEMM kernels compute output channels in tiles (XNNPACK's NR: 8 or 16 on most CPUs),
+    # so a convolution with one output channel costs as much as one with a whole tile.
+    channel_tile: int = 1
 
     def __post_init__(self) -> None:
         check_fields(self)
         check_non_negative(self)
+        if self.channel_tile < 1:
+            raise OptionError("channel_tile", f"must be at least 1, got {self.channel_tile}")
 
-    def predict(self, macs: int, moved: int) -> float:
-        return self.fixed_ms + self.per_mmac_ms * macs / 1e6 + self.per_mb_ms * moved / 1e6
+    def predict(self, macs: int, moved: int, rows: int = 0, channels: int = 0) -> float:
+        return (self.fixed_ms + self.per_mmac_ms * padded_macs(macs, channels, self.channel_tile) / 1e6
+                + self.per_mb_ms * moved / 1e6 + self.per_mrow_ms * rows / 1e6)
+
+
+def padded_macs(macs: int, channels: int, tile: int) -> float:
+    """The MACs a kernel does when it computes ``channels`` outputs in whole tiles."""
+    if tile <= 1 or channels <= 0:
+        return float(macs)
+    return macs * (-(-channels // tile) * tile) / channels
 
 
 @dataclass(frozen=True)
@@ -131,7 +149,7 @@ class CostModel:
 
     def predict(self, op: "OpCost", builtin: bool = False) -> float | None:
         coefficients = self.coefficients(op.dtype, op.op_class, builtin)
-        return None if coefficients is None else coefficients.predict(op.macs, op.bytes)
+        return None if coefficients is None else coefficients.predict(op.macs, op.bytes, op.rows, op.channels)
 
     def _preference(self, dtype: DType, builtin: bool) -> list:
         fast = {DType.INT8: self.int8, DType.FLOAT32: self.float32}
@@ -157,7 +175,8 @@ def to_toml(model: CostModel) -> str:
             if c is None:
                 continue
             lines += ["", f"[cost_model.{dtype}.{op_class.value}]", f"fixed_ms = {c.fixed_ms:.6g}",
-                      f"per_mmac_ms = {c.per_mmac_ms:.6g}", f"per_mb_ms = {c.per_mb_ms:.6g}"]
+                      f"per_mmac_ms = {c.per_mmac_ms:.6g}", f"per_mb_ms = {c.per_mb_ms:.6g}",
+                      f"per_mrow_ms = {c.per_mrow_ms:.6g}", f"channel_tile = {c.channel_tile}"]
     if model.edgetpu is not None:
         e = model.edgetpu
         lines += ["", "[cost_model.edgetpu]", f"fixed_ms = {e.fixed_ms:.6g}", f"per_mmac_ms = {e.per_mmac_ms:.6g}",

@@ -60,7 +60,7 @@ def estimate(model: str | Path, target: str | Path | TargetProfile) -> Estimate:
     builtin = _builtin_ops(model, info, profile)
     notes = []
     rows = []
-    tpu_ops = 0
+    tpu_ops = fused = 0
     for op in op_costs(info):
         placement = placements.get(op.index, "target")
         kernel = "built-in" if op.index in builtin else "xnnpack"
@@ -69,12 +69,17 @@ def estimate(model: str | Path, target: str | Path | TargetProfile) -> Estimate:
                "macs": op.macs, "bytes": op.bytes, "ms": None}
         if op.folded:
             row["ms"] = 0.0
+        elif op.fused_into is not None and kernel == "xnnpack" and op.fused_into not in builtin:
+            row["ms"] = 0.0
+            fused += 1
         elif profile.kind == TargetKind.EDGETPU and placement == "target" and costs.edgetpu is not None:
             row["ms"] = costs.edgetpu.fixed_ms + costs.edgetpu.per_mmac_ms * op.macs / 1e6
             tpu_ops += 1
         else:
             row["ms"] = costs.predict(op, builtin=op.index in builtin)
         rows.append(row)
+    if fused:
+        notes.append(f"{fused} PAD op(s) cost nothing: XNNPACK merges them into the convolution they feed")
     missing = sorted({r["opcode"] for r in rows if r["ms"] is None})
     if missing:
         notes.append(f"no coefficients for {', '.join(missing)}: left out of the total")

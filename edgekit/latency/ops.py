@@ -1,4 +1,5 @@
-"""What an op costs is told by its class, its type and two sizes: MACs and bytes moved.
+"""What an op costs is told by its class, its type and its sizes: MACs, bytes moved, and
+the rows and channels of its output.
 
 Classes follow how CPU kernels behave: a 1x1 convolution is a matrix multiply and
 reaches the most MACs per second; a k x k one adds im2col-like work; a depthwise
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgekit.analyze.model import ModelInfo, Op, unpacked_weights
+from edgekit.analyze.model import ModelInfo, Op, pads_fused_into_convolutions, unpacked_weights
 from edgekit.latency.cost_model import DType, OpClass
 
 _CONV = {"CONV_2D", "TRANSPOSE_CONV", "CONV_3D", "Convolution2DTransposeBias"}
@@ -35,18 +36,31 @@ class OpCost:
     bytes: int
     # Unpacks constant weights (DEQUANTIZE, DENSIFY of constants): done once, not per inference.
     folded: bool = False
+    # The first output's positions (its elements over its last dimension) and channels.
+    rows: int = 0
+    channels: int = 0
+    # A zero PAD of height and width that XNNPACK merges into the convolution reading it.
+    fused_into: int | None = None
 
 
 def op_costs(info: ModelInfo) -> list[OpCost]:
     """The main subgraph's ops with their class, type, MACs and bytes."""
     main = info.main
-    costs, unpacked = [], unpacked_weights(main)
+    costs, unpacked, fused = [], unpacked_weights(main), pads_fused_into_convolutions(main)
     for op in main.ops:
         tensors = [main.tensors[t] for t in (*op.inputs, *op.outputs) if t >= 0]
         moved = sum(t.elements * _BYTES.get(t.dtype, 4) for t in tensors if not t.is_variable)
+        rows, channels = _rows_and_channels([main.tensors[t] for t in op.outputs if t >= 0])
         costs.append(OpCost(op.index, op.opcode, classify(info, op), _dtype(info, op), op.macs or 0, int(moved),
-                            op.index in unpacked))
+                            op.index in unpacked, rows, channels, fused.get(op.index)))
     return costs
+
+
+def _rows_and_channels(outputs: list) -> tuple[int, int]:
+    if not outputs or not outputs[0].shape:
+        return 0, 0
+    channels = max(1, int(outputs[0].shape[-1]))
+    return max(0, outputs[0].elements) // channels, channels
 
 
 def classify(info: ModelInfo, op: Op) -> OpClass:

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from edgekit.analyze import read_model
-from edgekit.latency.cost_model import ClassCosts, Coefficients, CostModel, DType, OpClass
+from edgekit.latency.cost_model import ClassCosts, Coefficients, CostModel, DType, OpClass, padded_macs
 from edgekit.latency.micro import MicroOp, build
 from edgekit.latency.ops import op_costs
 from edgekit.profiler.per_op import builtin_kernels, median_ms, random_input
@@ -50,6 +50,13 @@ SUITE: tuple[tuple, ...] = (
     ("depthwise", 128, 32, 0, 3, 1), ("depthwise", 256, 16, 0, 3, 2),
     ("add", 128, 32, 0, 1, 1), ("mul", 128, 32, 0, 1, 1), ("hard_swish", 128, 24, 0, 1, 1),
     ("pad", 128, 24, 0, 1, 1), ("resize_bilinear", 64, 32, 0, 1, 1), ("concatenation", 64, 32, 0, 1, 1),
+    # Few channels: a segmentation mask's last layers, audio models' 1-D filters, a
+    # detector's stem. Kernels compute whole tiles of output channels and restart their
+    # channel loop at every position, so these cost far more than their MACs and bytes say.
+    ("conv", 56, 32, 1, 1, 1), ("conv", 56, 64, 8, 1, 1), ("conv", 64, 8, 1, 5, 1), ("conv", 64, 16, 4, 3, 1),
+    ("conv", 128, 1, 8, 3, 1), ("depthwise", 128, 8, 0, 3, 1), ("depthwise", 64, 4, 0, 3, 1),
+    ("fully_connected", 1, 1024, 4, 1, 1), ("max_pool", 128, 8, 0, 2, 2), ("add", 128, 4, 0, 1, 1),
+    ("prelu", 128, 8, 0, 1, 1), ("pad", 128, 1, 0, 1, 1), ("concatenation", 128, 1, 0, 1, 1),
 )
 # One invoke of a one-element ADD: the runtime's fixed cost with no work in it.
 _EMPTY = MicroOp("add", "float32", 1, 1, 1)
@@ -86,7 +93,7 @@ def measure_suite(ops: Sequence[MicroOp], threads: int = 1, runtime: str | None 
             [cost] = op_costs(read_model(data))
             rows.append({
                 "name": op.name, "kind": op.kind, "dtype": cost.dtype.value, "op_class": cost.op_class.value,
-                "macs": cost.macs, "bytes": cost.bytes,
+                "macs": cost.macs, "bytes": cost.bytes, "rows": cost.rows, "channels": cost.channels,
                 # Whether XNNPACK takes it, as the runtime itself decides; its time either way,
                 # and on the built-in kernels alone.
                 "delegated": bool(delegated_nodes(path, threads)),
@@ -106,8 +113,9 @@ class Fit:
 
 
 def fit(measured: dict, source: str) -> Fit:
-    """Per kernel path, type and class, ms = fixed + a·MMACs + b·MB (non-negative, least
-    relative squares), with each micro-benchmark's leave-one-out error."""
+    """Per kernel path, type and class, ms = fixed + a·MMACs in whole channel tiles + b·MB
+    + c·Mrows (non-negative, least relative squares), with each micro-benchmark's
+    leave-one-out error."""
     invoke = float(measured["invoke_ms"])
     costs: dict[str, dict[str, Coefficients]] = {}
     errors = {}
@@ -122,7 +130,7 @@ def fit(measured: dict, source: str) -> Fit:
         for i, row in enumerate(group):
             others = group[:i] + group[i + 1:]
             c = _fit_group(others, invoke) if others else costs[section][op_class]
-            predicted = invoke + c.predict(row["macs"], row["bytes"])
+            predicted = invoke + c.predict(row["macs"], row["bytes"], row.get("rows", 0), row.get("channels", 0))
             errors[row["name"]] = predicted / row["ms"] - 1
     # The band: the typical error of one XNNPACK op's estimate (the path most time goes
     # through); a whole model's error is usually smaller, as its ops' errors partly
@@ -136,18 +144,34 @@ def fit(measured: dict, source: str) -> Fit:
     return Fit(model, errors)
 
 
+# The output-channel tiles tried: XNNPACK's GEMM kernels compute 1 to 32 channels at once
+# (the f32 ones XNNPACK picks in src/configs/gemm-config.c are 6x8 on AArch64 NEON and
+# 7x16 on AVX-512F: MR rows by NR channels).
+_TILES = (1, 4, 8, 16, 32)
+
+
 def _fit_group(rows: list[dict], invoke: float) -> Coefficients:
-    """The three coefficients of one group, on relative error."""
+    """The coefficients of one group, on relative error, with the channel tile that fits best."""
     y = np.array([max(r["ms"] - invoke, 0.0) for r in rows])
     weight = 1.0 / np.array([max(r["ms"], 1e-6) for r in rows])
-    features = np.array([[1.0, r["macs"] / 1e6, r["bytes"] / 1e6] for r in rows])
-    fixed, per_mmac, per_mb = nnls(features, y, weight)
-    return Coefficients(fixed_ms=float(fixed), per_mmac_ms=float(per_mmac), per_mb_ms=float(per_mb))
+    best, best_error = None, np.inf
+    tiles = _TILES if any(r["macs"] for r in rows) else (1,)
+    for tile in tiles:
+        features = np.array([[1.0, padded_macs(r["macs"], r.get("channels", 0), tile) / 1e6, r["bytes"] / 1e6,
+                              r.get("rows", 0) / 1e6] for r in rows])
+        solution = nnls(features, y, weight)
+        error = float(np.sum(((features @ solution - y) * weight) ** 2))
+        # A larger tile must earn its place: ties go to the smaller one.
+        if error < best_error * (1 - 1e-6):
+            best, best_error = (solution, tile), error
+    (fixed, per_mmac, per_mb, per_mrow), tile = best
+    return Coefficients(fixed_ms=float(fixed), per_mmac_ms=float(per_mmac), per_mb_ms=float(per_mb),
+                        per_mrow_ms=float(per_mrow), channel_tile=tile if per_mmac > 0 else 1)
 
 
 def nnls(features: np.ndarray, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Non-negative weighted least squares, by trying each subset of the columns: with
-    three or four unknowns an exhaustive search is exact and small."""
+    four or five unknowns an exhaustive search is exact and small."""
     count = features.shape[1]
     best, best_error = np.zeros(count), np.inf
     for mask in itertools.product((0, 1), repeat=count):

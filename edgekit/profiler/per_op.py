@@ -18,7 +18,7 @@ import numpy as np
 
 from edgekit.analyze import read_model
 from edgekit.analyze.layers import layer_name
-from edgekit.analyze.model import ModelInfo
+from edgekit.analyze.model import ModelInfo, pads_fused_into_convolutions
 from edgekit.errors import ProfileError, first_line
 from edgekit.profiler.cut import FOLDED, Piece, cut_ops
 from edgekit.profiler.measure import make_runner, resize_dynamic_inputs
@@ -30,8 +30,9 @@ from edgekit.runtime import find_runtime
 BUDGET_S = 0.05
 MIN_RUNS = 5
 PER_OP_NOTE = ("each op cut into a model of its own and timed alone (median); 'folded' rows unpack constant "
-               "weights once; 'estimate' rows could not be cut or run alone and are scaled from the measured "
-               "ops' time per MAC")
+               "weights once; 'fused' rows are PADs that XNNPACK merges into the convolution they feed, whose piece "
+               "reads the padded input; 'estimate' rows could not be cut or run alone and are scaled from the "
+               "measured ops' time per MAC")
 
 
 def measure_ops(model_path: str | Path, options: ProfileOptions, whole_p50_ms: float | None = None) -> dict:
@@ -41,6 +42,9 @@ def measure_ops(model_path: str | Path, options: ProfileOptions, whole_p50_ms: f
     data = Path(model_path).read_bytes()
     shapes, values = _capture(model_path, info, runtime, options)
     pieces = cut_ops(data, shapes, values, evaluate=lambda piece: _evaluate(piece, runtime))
+    # Only XNNPACK merges them: not the built-in kernels, a delegate or another accelerator.
+    fused = pads_fused_into_convolutions(info.main) if options.delegate is None and options.accelerator in (
+        None, "cpu") else {}
     rows = []
     rng = np.random.default_rng(options.seed)
     with tempfile.TemporaryDirectory(prefix="edgekit-ops-") as scratch:
@@ -50,6 +54,8 @@ def measure_ops(model_path: str | Path, options: ProfileOptions, whole_p50_ms: f
                    "ms": None, "how": "estimate", "note": piece.reason}
             if piece.reason == FOLDED:
                 row.update(ms=0.0, how="folded")
+            elif piece.index in fused:
+                row.update(ms=0.0, how="fused", note=f"merged into op {fused[piece.index]} by XNNPACK")
             elif piece.data is not None:
                 path = Path(scratch) / f"op{piece.index}.tflite"
                 path.write_bytes(piece.data)
@@ -85,6 +91,7 @@ def summarise(rows: list[dict], whole_p50_ms: float | None) -> dict:
         "measured_ops": len(measured),
         "estimated_ops": sum(r["how"] == "estimate" for r in rows),
         "folded_ops": sum(r["how"] == "folded" for r in rows),
+        "fused_ops": sum(r["how"] == "fused" for r in rows),
         # The cheapest piece's whole time bounds what one invoke costs with no work in it.
         "cheapest_piece_ms": cheapest,
         "note": PER_OP_NOTE,

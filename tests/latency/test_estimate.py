@@ -83,6 +83,26 @@ def test_an_estimate_has_a_band_around_it_and_a_row_per_op(calibrated, small_mod
         load_target(str(path)).cost_model.invoke_ms + sum(r["ms"] for r in result.ops))
 
 
+def test_a_zero_pad_feeding_a_valid_convolution_costs_nothing_and_any_other_pad_costs_time(calibrated, tmp_path):
+    from edgekit._tf import keras_module
+    from edgekit.convert import to_tflite
+    from edgekit.targets import ConvertSettings
+
+    keras = keras_module()
+    inputs = keras.Input((24, 24, 8))
+    # Wider than SAME padding, so the converter keeps the PAD op.
+    padded = keras.layers.ZeroPadding2D(3, name="pad_for_conv")(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="valid", name="valid_conv")(padded)
+    y = keras.layers.ZeroPadding2D(1, name="pad_alone")(x)
+    model = keras.Model(inputs, keras.layers.Activation("relu", name="relu")(y))
+    path = tmp_path / "pads.tflite"
+    path.write_bytes(to_tflite(model, ConvertSettings(), batch_size=1))
+    result = estimate(path, str(calibrated[0]))
+    pads = [r["ms"] for r in result.ops if r["opcode"] == "PAD"]
+    assert len(pads) == 2 and pads[0] == 0.0 and pads[1] > 0, result.ops
+    assert any("1 PAD op(s) cost nothing" in n for n in result.notes)
+
+
 def test_estimate_cli_gives_the_total_and_band_as_json(calibrated, small_model):
     path, _ = calibrated
     done = CliRunner().invoke(cli, ["estimate", str(small_model), "--target", str(path), "--json"])
@@ -124,6 +144,7 @@ def test_the_edge_tpu_estimate_counts_parameters_that_miss_the_on_chip_memory(tm
 @pytest.mark.parametrize("table, message", [
     ('[cost_model.float32.conv]\nper_mmac_ms = "fast"\n', "'cost_model.float32.conv.per_mmac_ms' must be a number"),
     ("[cost_model.float32.conv]\nper_mmac_ms = -1.0\n", "'cost_model.float32.conv.per_mmac_ms' must be a non-neg"),
+    ("[cost_model.float32.conv]\nchannel_tile = 0\n", "'cost_model.float32.conv.channel_tile' must be at least 1"),
     ("[cost_model.float32.winograd]\nfixed_ms = 1.0\n", "unknown key 'cost_model.float32.winograd'"),
     ("[cost_model]\nband = 1.5\n[cost_model.int8.conv]\nfixed_ms = 1.0\n", "'cost_model.band' must be below 1"),
     ('[cost_model]\nsource = "empty"\n', "'cost_model' has no coefficients"),

@@ -71,6 +71,21 @@ def test_float16_weights_are_unpacked_once_and_their_convolution_timed_on_static
     assert all(r["ms"] == 0 for r in rows if r["how"] == "folded")
 
 
+def test_a_pad_that_xnnpack_merges_into_its_convolution_is_timed_with_it_not_alone(tmp_path):
+    from edgekit._tf import keras_module
+
+    keras = keras_module()
+    inputs = keras.Input((24, 24, 8))
+    # Wider than SAME padding, so the converter keeps the PAD op.
+    x = keras.layers.ZeroPadding2D(3, name="wide_pad")(inputs)
+    outputs = keras.layers.Conv2D(8, 3, padding="valid", name="after_pad")(x)
+    path = tmp_path / "pad.tflite"
+    path.write_bytes(_convert(keras.Model(inputs, outputs)))
+    rows = profile(path, runs=10, per_op=True).per_op["ops"]
+    assert [(r["opcode"], r["how"]) for r in rows] == [("PAD", "fused"), ("CONV_2D", "measured")]
+    assert rows[0]["ms"] == 0 and rows[0]["note"] == "merged into op 1 by XNNPACK"
+
+
 def _evaluate_here(piece: bytes):
     from edgekit.profiler.per_op import _evaluate
     from edgekit.runtime import find_runtime
