@@ -38,7 +38,16 @@ XNNPACK_PI = ("XNNPACK README, 'Raspberry Pi' table: RPi 4 (BCM2711), multi-thre
               "2020-02-12 (github.com/google/XNNPACK/blob/master/README.md)")
 CORAL = ("Coral, 'Edge TPU performance benchmarks', table 1, time per inference "
          "(coral.ai/docs/edgetpu/benchmarks)")
+PIXEL3 = ("TensorFlow Lite 'Hosted models' page, 'Floating point models' table: Pixel 3, Android 10, column "
+          "'GPU' (github.com/tensorflow/tensorflow/blob/master/tensorflow/lite/g3doc/guide/hosted_models.md)")
+_V1_GPU = {(0.25, 128): 1.6, (0.25, 160): 1.7, (0.25, 192): 1.8, (0.25, 224): 1.8, (0.5, 128): 1.7, (0.5, 160): 2.0,
+           (0.5, 192): 2.5, (0.5, 224): 2.8, (0.75, 128): 2.6, (0.75, 160): 3.1, (0.75, 192): 4.5, (0.75, 224): 4.9,
+           (1.0, 128): 4.4, (1.0, 160): 5.0, (1.0, 192): 6.3, (1.0, 224): 6.5}
 PUBLISHED = {
+    # The GPU pays a fixed cost per inference (dispatch and read-back): a third column.
+    "android-gpu": {"source": PIXEL3, "threads": 2, "invoke": True, "channel_tile": 4, "times": {
+        **{f"mobilenet_v1_{a}_{r}": ms for (a, r), ms in _V1_GPU.items()}, "mobilenet_v2": 6.2,
+        "inception_v3_299": 56.0, "inception_resnet_v2_299": 100.0, "resnet101_v2_299": 92.0}},
     "rpi4": {"source": XNNPACK_PI, "threads": 4, "times": {
         "mobilenet_v1": 75.0, "mobilenet_v2": 44.0, "mobilenet_v3_large": 41.0, "mobilenet_v3_small": 14.0}},
     "coral-usb": {"source": CORAL + ", column 'Desktop CPU + USB Accelerator (USB 3.0) with Edge TPU'", "times": {
@@ -48,7 +57,9 @@ PUBLISHED = {
         "mobilenet_v1": 2.4, "mobilenet_v2": 2.6, "resnet50_v1_299": 56.0, "resnet50_v2_299": 59.0,
         "resnet152_v2_299": 151.0, "inception_resnet_v2_299": 69.0, "vgg16": 343.0, "vgg19": 357.0}},
 }
-FAMILY = {"mobilenet_v1": "MobileNet v1", "mobilenet_v2": "MobileNet v2", "mobilenet_v3_large": "MobileNet v3",
+FAMILY = {**{f"mobilenet_v1_{a}_{r}": "MobileNet v1" for a, r in _V1_GPU}, "inception_v3_299": "Inception",
+          "resnet101_v2_299": "ResNet",
+          "mobilenet_v1": "MobileNet v1", "mobilenet_v2": "MobileNet v2", "mobilenet_v3_large": "MobileNet v3",
           "mobilenet_v3_small": "MobileNet v3", "resnet50_v1_299": "ResNet", "resnet50_v2_299": "ResNet",
           "resnet152_v2_299": "ResNet", "inception_resnet_v2_299": "Inception", "vgg16": "VGG", "vgg19": "VGG"}
 ON_CHIP = 8_000_000
@@ -60,7 +71,12 @@ def architecture(name: str):
     from edgekit._tf import keras_module
 
     apps = keras_module().applications
+    if name.startswith("mobilenet_v1_"):
+        alpha, size = name.split("_")[2:]
+        return apps.MobileNet(input_shape=(int(size), int(size), 3), alpha=float(alpha), weights=None)
     build = {
+        "inception_v3_299": lambda: apps.InceptionV3(input_shape=(299, 299, 3), weights=None),
+        "resnet101_v2_299": lambda: apps.ResNet101V2(input_shape=(299, 299, 3), weights=None),
         "mobilenet_v1": lambda: apps.MobileNet(input_shape=(224, 224, 3), weights=None),
         "mobilenet_v2": lambda: apps.MobileNetV2(input_shape=(224, 224, 3), weights=None),
         "mobilenet_v3_large": lambda: apps.MobileNetV3Large(input_shape=(224, 224, 3), weights=None),
@@ -110,20 +126,22 @@ def edgetpu_columns(f: Features) -> list[float]:
 
 # XNNPACK's f32 GEMM on AArch64 NEON computes 8 output channels at once (6x8 kernels,
 # src/configs/gemm-config.c); this machine's own tile (16 on AVX-512F) does not carry over.
+# A GPU slices tensors into 4 channels ("On GPU, tensor data is sliced into 4-channels",
+# TensorFlow Lite's GPU delegate performance notes).
 ARM64_CHANNEL_TILE = 8
 
 
-def cpu_columns(f: Features, reference) -> list[float]:
+def cpu_columns(f: Features, reference, tile: int = ARM64_CHANNEL_TILE, invoke: bool = False) -> list[float]:
     """This machine's cost of the model split into its compute and its memory terms, with
-    the device's channel tile."""
+    the device's channel tile (and a constant, for a device with a per-inference cost)."""
     compute = memory = 0.0
     for op in f.costs:
         if op.fused_into is not None:
             continue
         c = reference.coefficients(op.dtype, op.op_class)
-        compute += c.per_mmac_ms * padded_macs(op.macs, op.channels, ARM64_CHANNEL_TILE if c.channel_tile > 1 else 1)
+        compute += c.per_mmac_ms * padded_macs(op.macs, op.channels, tile if c.channel_tile > 1 else 1)
         memory += c.fixed_ms + c.per_mb_ms * op.bytes / 1e6 + c.per_mrow_ms * op.rows / 1e6
-    return [compute / 1e6, memory]
+    return [compute / 1e6, memory] + ([1.0] if invoke else [])
 
 
 def leave_one_family_out(names: list[str], columns: np.ndarray, times: np.ndarray) -> list[tuple]:
@@ -177,7 +195,9 @@ def main() -> None:
         if device.startswith("coral"):
             columns = np.array([edgetpu_columns(feats[n]) for n in names])
         else:
-            columns = np.array([cpu_columns(feats[n], reference) for n in names])
+            tile = published.get("channel_tile", ARM64_CHANNEL_TILE)
+            columns = np.array([cpu_columns(feats[n], reference, tile, published.get("invoke", False))
+                                for n in names])
         rows = leave_one_family_out(names, columns, times)
         errors = [abs(r[4]) for r in rows]
         band = float(np.median(errors))
@@ -200,11 +220,12 @@ def main() -> None:
                         scaled.setdefault(dtype, {})[op_class] = {
                             "fixed_ms": c.fixed_ms * x[1], "per_mmac_ms": c.per_mmac_ms * x[0],
                             "per_mb_ms": c.per_mb_ms * x[1], "per_mrow_ms": c.per_mrow_ms * x[1],
-                            "channel_tile": ARM64_CHANNEL_TILE if c.channel_tile > 1 else 1}
+                            "channel_tile": tile if c.channel_tile > 1 else 1}
             text = section(device, {f"{dtype}.{k}": v for dtype, classes in scaled.items() for k, v in classes.items()},
                            published["source"] + "; relative op-class costs from an x86-64 calibration (int8 "
                            "scaled by the float32 factors: no int8 figures are published)",
-                           band, extra=f"threads = {published['threads']}")
+                           band, extra=f"threads = {published['threads']}" + (
+                               f"\ninvoke_ms = {x[2]:.6g}" if published.get("invoke") else ""))
         if args.write and band <= TARGET:
             write_section(device, text)
         elif args.write:
