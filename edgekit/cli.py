@@ -382,7 +382,9 @@ def _ssh_options(command: Any) -> Any:
               help="Run through LiteRT's CompiledModel API on this accelerator (reports CPU fallback).")
 @click.option("--input-shape", default=None, help="Concrete shape for a dynamic input, e.g. 1,224,224,3.")
 @click.option("--inputs", "inputs_dir", type=click.Path(path_type=str), default=None,
-              help="Feed the images of this folder instead of random inputs.")
+              help="Feed real samples instead of random inputs: the images of a folder, or an .npy (one "
+                   "input) or .npz (arrays named as the inputs, or arr_0, arr_1...) of samples scaled as the "
+                   "model's float inputs expect (int8 inputs are quantised with their own scale).")
 @click.option("--runtime", type=click.Choice(["ai_edge_litert", "tflite_runtime", "tensorflow"]), default=None,
               help="Force a runtime [default: the first of these that imports].")
 @click.option("--timeout", type=float, default=300.0, show_default=True,

@@ -36,7 +36,7 @@ def measure(model_path: str | Path, options: ProfileOptions) -> dict:
     load_ms = (time.perf_counter() - start) * 1000
     loaded_rss, _ = rss_bytes()
 
-    feeds = _inputs(runner.inputs, info, options)
+    feeds = input_feeds(runner.inputs, info, options)
     runner.set(feeds[0])
     start = time.perf_counter()
     runner.invoke()
@@ -133,10 +133,13 @@ def op_table(info: ModelInfo) -> list[dict]:
     return out
 
 
-def _inputs(details: list[dict], info: ModelInfo, options: ProfileOptions) -> list[list[np.ndarray]]:
-    """Feeds for every run: random values, or the images of a folder cycled through."""
+def input_feeds(details: list[dict], info: ModelInfo, options: ProfileOptions) -> list[list[np.ndarray]]:
+    """Feeds for every run: random values, or the images of a folder or the samples of an
+    .npy/.npz file, cycled through."""
     main = info.main
     quant = [main.tensors[i].quantization for i in main.inputs]
+    if options.inputs_dir and Path(options.inputs_dir).suffix.lower() in (".npy", ".npz"):
+        return _array_inputs(details, quant, options.inputs_dir)
     if options.inputs_dir:
         return _image_inputs(details, quant, options.inputs_dir)
     rng = np.random.default_rng(options.seed)
@@ -154,6 +157,46 @@ def _inputs(details: list[dict], info: ModelInfo, options: ProfileOptions) -> li
                 feed.append(rng.uniform(0.0, 1.0, d["shape"]).astype(dtype))
         feeds.append(feed)
     return feeds
+
+
+def _array_inputs(details: list[dict], quant: list, path: str) -> list[list[np.ndarray]]:
+    """Samples of an .npy (one input) or .npz (arrays named as the inputs, or arr_0,
+    arr_1... in input order), already scaled as the model's float inputs expect: real
+    values matter where random ones do not run (a division by an input's zero point)."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        arrays = {"arr_0": loaded} if isinstance(loaded, np.ndarray) else {k: loaded[k] for k in loaded.files}
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"--inputs {path}: cannot read it as .npy/.npz arrays: {first_line(exc)}") from None
+    chosen = []
+    for position, detail in enumerate(details):
+        names = [detail["name"], _plain_name(detail["name"]), f"arr_{position}"]
+        if len(details) == len(arrays) == 1:
+            names.append(next(iter(arrays)))
+        key = next((n for n in names if n in arrays), None)
+        if key is None:
+            raise ProfileError(f"--inputs {path}: no array for input {_plain_name(detail['name'])!r} "
+                               f"(arrays: {', '.join(sorted(arrays))})")
+        values, shape = arrays[key], tuple(detail["shape"])
+        if values.ndim != len(shape) or tuple(values.shape[1:]) != shape[1:] or len(values) < 1:
+            raise ProfileError(f"--inputs {path}: array {key!r} has shape {tuple(values.shape)}; input "
+                               f"{_plain_name(detail['name'])!r} takes samples of shape {shape}")
+        chosen.append((values, detail, quant[position]))
+    batch = max(1, chosen[0][1]["shape"][0])
+    count = min(64, *(len(v) for v, _, _ in chosen))
+    feeds = []
+    for start in range(0, count - batch + 1, batch):
+        feeds.append([quantize(values[start:start + batch].astype(np.float32), {
+            "dtype": np.dtype(detail["dtype"]).type,
+            "quantization": (q.scales[0], q.zero_points[0]) if q else (0.0, 0)}) for values, detail, q in chosen])
+    if not feeds:
+        raise ProfileError(f"--inputs {path}: fewer samples than the model's batch")
+    return feeds
+
+
+def _plain_name(name: str) -> str:
+    """An input's name as the model's author gave it: serving_default_pixels:0 -> pixels."""
+    return name.removeprefix("serving_default_").split(":")[0]
 
 
 def _image_inputs(details: list[dict], quant: list, folder: str) -> list[list[np.ndarray]]:

@@ -21,7 +21,7 @@ from edgekit.analyze.layers import layer_name
 from edgekit.analyze.model import ModelInfo, pads_fused_into_convolutions
 from edgekit.errors import ProfileError, first_line
 from edgekit.profiler.cut import FOLDED, Piece, cut_ops
-from edgekit.profiler.measure import make_runner, resize_dynamic_inputs
+from edgekit.profiler.measure import input_feeds, make_runner, resize_dynamic_inputs
 from edgekit.profiler.options import ProfileOptions
 from edgekit.runtime import find_runtime
 
@@ -133,10 +133,10 @@ def _capture(model_path: str | Path, info: ModelInfo, runtime: Any,
     """Every tensor's shape and value after one run of the whole model on the built-in
     kernels (a delegate keeps its intermediate tensors to itself). Where a custom op
     needs the default resolver, shapes alone; where nothing runs, the file's shapes."""
-    interpreter = _run_whole(model_path, runtime, options, builtin_kernels(runtime))
+    interpreter = _run_whole(model_path, info, runtime, options, builtin_kernels(runtime))
     keep_values = interpreter is not None
     if interpreter is None:
-        interpreter = _run_whole(model_path, runtime, options, {})
+        interpreter = _run_whole(model_path, info, runtime, options, {})
     if interpreter is None:
         return ({t.index: [1 if d < 0 else d for d in t.shape_signature or t.shape] for t in info.main.tensors}, {})
     shapes, values = {}, {}
@@ -154,8 +154,10 @@ def _capture(model_path: str | Path, info: ModelInfo, runtime: Any,
     return shapes, values
 
 
-def _run_whole(model_path: str | Path, runtime: Any, options: ProfileOptions, resolver: dict) -> Any:
-    """The whole model run once on random inputs with every tensor kept, or None."""
+def _run_whole(model_path: str | Path, info: ModelInfo, runtime: Any, options: ProfileOptions,
+               resolver: dict) -> Any:
+    """The whole model run once, on the first of --inputs or on random inputs, with every
+    tensor kept; or None."""
     try:
         with warnings.catch_warnings():
             # LiteRT warns that keeping every tensor costs memory: one run's worth, wanted here.
@@ -165,8 +167,11 @@ def _run_whole(model_path: str | Path, runtime: Any, options: ProfileOptions, re
         resize_dynamic_inputs(interpreter, options.input_shape)
         interpreter.allocate_tensors()
         rng = np.random.default_rng(options.seed)
-        for d in interpreter.get_input_details():
-            interpreter.set_tensor(d["index"], random_input(d, rng))
+        details = interpreter.get_input_details()
+        feed = input_feeds(details, info, options)[0] if options.inputs_dir else [random_input(d, rng)
+                                                                                  for d in details]
+        for d, value in zip(details, feed):
+            interpreter.set_tensor(d["index"], value)
         interpreter.invoke()
     except Exception:  # noqa: BLE001 - a custom op without a kernel in this resolver
         return None

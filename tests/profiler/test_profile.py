@@ -74,6 +74,49 @@ def test_real_images_as_inputs(leaky_relu_int8, tmp_path):
     assert m.input_source == str(tmp_path) and m.inputs[0]["dtype"] == "uint8"
 
 
+@pytest.fixture(scope="module")
+def ratio_int8(tmp_path_factory):
+    """An int8 model that divides one half of its input by the other: random inputs hit the
+    divisor's zero point, which the DIV kernel refuses; real samples (divisor in [1, 2]) run."""
+    from edgekit._tf import keras_module
+    from edgekit.convert import to_tflite
+    from edgekit.targets import load_target
+
+    keras = keras_module()
+    pair = keras.Input((16,), name="pair")
+    model = keras.Model(pair, keras.layers.Lambda(lambda t: t[:, :8] / t[:, 8:], name="ratio")(pair))
+    rng = np.random.default_rng(0)
+    samples = np.concatenate([rng.uniform(-1, 1, (16, 8)), rng.uniform(1, 2, (16, 8))], 1).astype(np.float32)
+    folder = tmp_path_factory.mktemp("ratio")
+    (folder / "ratio.tflite").write_bytes(to_tflite(model, load_target("cpu").convert, batch_size=1,
+                                                    representative=samples))
+    np.save(folder / "samples.npy", samples)
+    return folder
+
+
+def test_samples_from_an_array_file_run_a_model_that_random_inputs_cannot(ratio_int8):
+    model = ratio_int8 / "ratio.tflite"
+    with pytest.raises(ProfileError, match="DIV"):
+        profile(model, runs=5)
+    np.savez(ratio_int8 / "named.npz", pair=np.load(ratio_int8 / "samples.npy"))
+    for source in ("samples.npy", "named.npz"):
+        m = profile(model, runs=5, inputs_dir=ratio_int8 / source, per_op=True)
+        assert m.input_source == str(ratio_int8 / source) and m.latency_ms.p50 > 0
+        assert [r["how"] for r in m.per_op["ops"] if r["opcode"] == "DIV"] == ["measured"]
+
+
+def test_an_array_file_that_does_not_fit_the_inputs_is_one_line_naming_the_array(ratio_int8):
+    model = ratio_int8 / "ratio.tflite"
+    np.savez(ratio_int8 / "other.npz", pixels=np.zeros((4, 16), np.float32), extra=np.zeros(3))
+    np.save(ratio_int8 / "short.npy", np.zeros((4, 15), np.float32))
+    for source, message in (("other.npz", "' (arrays: extra, pixels)"),
+                            ("short.npy", "array 'arr_0' has shape (4, 15); input '"),
+                            ("missing.npz", "cannot read it as .npy/.npz arrays")):
+        done = CliRunner().invoke(cli, ["profile", str(model), "--inputs", str(ratio_int8 / source), "--runs", "3"])
+        assert done.exit_code != 0 and message in done.output, done.output
+        assert "Traceback" not in done.output
+
+
 def test_compiled_model_api_on_the_cpu(small_float_model):
     m = profile(small_float_model, runs=10, accelerator="cpu")
     assert m.runtime["api"] == "compiled_model" and m.accelerator == "cpu"
