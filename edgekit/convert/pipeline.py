@@ -29,7 +29,7 @@ from edgekit.progress import Progress, resolve
 from edgekit.provenance import versions
 from edgekit.recipe import dump_recipe, recipe_dict
 from edgekit.report import write_html
-from edgekit.targets import Quantization, TargetProfile, load_target
+from edgekit.targets import Quantization, TargetKind, TargetProfile, load_target
 from edgekit.timings import Timings
 from edgekit.verify import OutputAgreement, compare_output
 
@@ -173,7 +173,8 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
     take = {name: value[: settings.representative_samples] for name, value in calibrate.items()}
     with tempfile.TemporaryDirectory() as scratch:
         folder = source.export(Path(scratch) / "saved_model", profile.limits.batch_size)
-        data = saved_model_to_tflite(folder, settings, take if settings.quantization == Quantization.INT8 else None)
+        calibrated = settings.quantization in (Quantization.INT8, Quantization.INT16X8)
+        data = saved_model_to_tflite(folder, settings, take if calibrated else None)
     if metadata is not None:
         data = attach(data, metadata)
     path.write_bytes(data)
@@ -198,11 +199,18 @@ def verify_outputs(source: Source, tflite_path: Path, held_back: Samples, profil
             raise ConversionError(
                 f"output {a.name} of the {profile.convert.quantization} .tflite is {a.snr_db:.1f} dB from the source "
                 f"model on {_count(held_back)} held-back samples (least allowed {least_snr:g}, --min-snr); check "
-                "that the calibration data is scaled as the model expects (--mean/--std)")
+                f"that the calibration data is scaled as the model expects (--mean/--std){_closer(profile)}")
         if a.top1_agreement is not None and a.top1_agreement < config.min_agreement:
             raise ConversionError(f"output {a.name}: top-1 agreement {a.top1_agreement:.4f} with the source model, "
-                                  f"below --min-agreement {config.min_agreement:g}")
+                                  f"below --min-agreement {config.min_agreement:g}{_closer(profile)}")
     return agreements
+
+
+def _closer(profile: TargetProfile) -> str:
+    """Where int8 on a CPU is not close enough, the way to closer (and slower) results."""
+    if profile.kind == TargetKind.CPU and profile.convert.quantization == Quantization.INT8:
+        return "; or convert with --target cpu-int16x8 (16-bit activations: closer to the source model, slower)"
+    return ""
 
 
 def _held_back(samples: Samples, wanted: int) -> int:

@@ -68,7 +68,7 @@ def _convert(tf: Any, converter: Any, settings: ConvertSettings,
         converter.target_spec.supported_types = [tf.float16]
     elif quantization == Quantization.DYNAMIC_RANGE:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif quantization == Quantization.INT8:
+    elif quantization in (Quantization.INT8, Quantization.INT16X8):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if isinstance(representative, dict):
             # A signature's inputs by name, one sample at a time (the batch the model was given).
@@ -85,7 +85,8 @@ def _convert(tf: Any, converter: Any, settings: ConvertSettings,
                     yield [image[None]]
 
         converter.representative_dataset = calibration
-        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8 if quantization == Quantization.INT8 else
+               tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
         if settings.allow_float_ops:
             ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
         converter.target_spec.supported_ops = ops
@@ -106,8 +107,10 @@ def _check_settings(settings: ConvertSettings, representative: np.ndarray | dict
             f"{settings.input_type}/{settings.output_type} input/output needs int8 quantization, "
             f"not {settings.quantization}"
         )
-    if settings.quantization == Quantization.INT8 and (representative is None or len(representative) == 0):
-        raise ConfigError("int8 quantization needs representative images to calibrate activation ranges")
+    if settings.quantization in (Quantization.INT8, Quantization.INT16X8) and (
+            representative is None or len(representative) == 0):
+        raise ConfigError(f"{settings.quantization} quantization needs representative images to calibrate "
+                          "activation ranges")
 
 
 def _tf_dtype(tf: Any, kind: TensorType) -> Any:

@@ -91,6 +91,22 @@ def test_a_tf_keras_classifier_converts_for_each_target_and_is_verified(tf_keras
     assert metadata.inputs[0].size == (16, 16) and metadata.outputs[0].labels == tuple(f"digit {d}" for d in range(10))
 
 
+def test_int16_activations_come_closer_to_the_source_model_than_int8(tf_keras_classifier, digit_images, tmp_path):
+    from edgekit.analyze import read_model
+
+    snr = {}
+    for target in ("cpu", "cpu-int16x8"):
+        result = convert(tf_keras_classifier, target=target, calibration=digit_images, out=tmp_path / target,
+                         progress=False)
+        [scores] = result.report["verification"]["outputs"]
+        snr[target] = scores["snr_db"]
+        activations = {t.dtype for t in read_model(result.tflite_path).main.tensors if not t.is_constant}
+        assert ("INT16" in activations) == (target == "cpu-int16x8"), activations
+    assert result.report["tflite"]["quantization"] == "int16x8"
+    assert [i["dtype"] for i in result.report["tflite"]["inputs"]] == ["float32"]
+    assert snr["cpu-int16x8"] > snr["cpu"] + 4, snr
+
+
 def test_a_keras3_model_with_two_inputs_and_two_outputs_converts_by_name(keras3_two_in_two_out, tmp_path):
     model, samples = keras3_two_in_two_out
     result = CliRunner().invoke(cli, ["convert", str(model), "--calibration", str(samples), "--target", "cpu",
@@ -150,6 +166,7 @@ def test_calibration_that_misses_the_real_range_fails_with_nothing_written(tf_ke
                                       str(tmp_path / "o"), "--quiet"])
     assert result.exit_code == 1
     assert "dB from the source model" in result.stderr and result.stderr.count("\n") == 1
+    assert "--target cpu-int16x8" in result.stderr
     assert not (tmp_path / "o").exists() and sorted(p.name for p in tmp_path.iterdir()) == ["broken.npy"]
     with pytest.raises(ConversionError, match="dB from the source model"):
         convert(tf_keras_classifier, calibration=tmp_path / "broken.npy", verify_samples=24, out=tmp_path / "p",
