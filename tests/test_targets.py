@@ -73,7 +73,7 @@ def test_inheritance_cycle_is_rejected(tmp_path):
 
 
 def test_unknown_shipped_name_lists_the_known_ones():
-    with pytest.raises(ConfigError, match="cpu, edgetpu, gpu"):
+    with pytest.raises(ConfigError, match="cpu, cpu-int16x8, edgetpu, gpu"):
         load_target("tpu")
 
 
