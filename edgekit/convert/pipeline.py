@@ -208,9 +208,12 @@ def verify_outputs(source: Source, tflite_path: Path, held_back: Samples, profil
 
 def _closer(profile: TargetProfile) -> str:
     """Where int8 on a CPU is not close enough, the way to closer (and slower) results."""
-    if profile.kind == TargetKind.CPU and profile.convert.quantization == Quantization.INT8:
+    if profile.kind != TargetKind.CPU or profile.convert.quantization != Quantization.INT8:
+        return ""
+    if profile.id == "cpu":
         return "; or convert with --target cpu-int16x8 (16-bit activations: closer to the source model, slower)"
-    return ""
+    return (f"; or convert with a target file that inherits {profile.id!r} and sets [convert] quantization = "
+            '"int16x8" and allow_float_ops = true (16-bit activations: closer to the source model, slower)')
 
 
 def _held_back(samples: Samples, wanted: int) -> int:

@@ -171,6 +171,9 @@ def test_calibration_that_misses_the_real_range_fails_with_nothing_written(tf_ke
     with pytest.raises(ConversionError, match="dB from the source model"):
         convert(tf_keras_classifier, calibration=tmp_path / "broken.npy", verify_samples=24, out=tmp_path / "p",
                 progress=False)
+    with pytest.raises(ConversionError, match="a target file that inherits 'rpi4' and sets .convert. quantization"):
+        convert(tf_keras_classifier, target="rpi4", calibration=tmp_path / "broken.npy", verify_samples=24,
+                out=tmp_path / "q", progress=False)
 
 
 def test_a_recipe_replays_the_conversion(tf_keras_classifier, digit_images, tmp_path):
