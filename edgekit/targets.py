@@ -36,6 +36,11 @@ class Quantization(StrEnum):
     # activations) and with float input and output.
     INT16X8 = "int16x8"
 
+    @property
+    def calibrated(self) -> bool:
+        """Full-integer schemes: activation ranges come from representative samples."""
+        return self in (Quantization.INT8, Quantization.INT16X8)
+
 
 class TensorType(StrEnum):
     FLOAT32 = "float32"

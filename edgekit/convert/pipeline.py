@@ -173,8 +173,7 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
     take = {name: value[: settings.representative_samples] for name, value in calibrate.items()}
     with tempfile.TemporaryDirectory() as scratch:
         folder = source.export(Path(scratch) / "saved_model", profile.limits.batch_size)
-        calibrated = settings.quantization in (Quantization.INT8, Quantization.INT16X8)
-        data = saved_model_to_tflite(folder, settings, take if calibrated else None)
+        data = saved_model_to_tflite(folder, settings, take if settings.quantization.calibrated else None)
     if metadata is not None:
         data = attach(data, metadata)
     path.write_bytes(data)

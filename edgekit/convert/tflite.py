@@ -68,7 +68,7 @@ def _convert(tf: Any, converter: Any, settings: ConvertSettings,
         converter.target_spec.supported_types = [tf.float16]
     elif quantization == Quantization.DYNAMIC_RANGE:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    elif quantization in (Quantization.INT8, Quantization.INT16X8):
+    elif quantization.calibrated:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if isinstance(representative, dict):
             # A signature's inputs by name, one sample at a time (the batch the model was given).
@@ -107,8 +107,7 @@ def _check_settings(settings: ConvertSettings, representative: np.ndarray | dict
             f"{settings.input_type}/{settings.output_type} input/output needs int8 quantization, "
             f"not {settings.quantization}"
         )
-    if settings.quantization in (Quantization.INT8, Quantization.INT16X8) and (
-            representative is None or len(representative) == 0):
+    if settings.quantization.calibrated and (representative is None or len(representative) == 0):
         raise ConfigError(f"{settings.quantization} quantization needs representative images to calibrate "
                           "activation ranges")
 

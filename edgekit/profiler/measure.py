@@ -186,12 +186,17 @@ def _array_inputs(details: list[dict], quant: list, path: str) -> list[list[np.n
     count = min(64, *(len(v) for v, _, _ in chosen))
     feeds = []
     for start in range(0, count - batch + 1, batch):
-        feeds.append([quantize(values[start:start + batch].astype(np.float32), {
-            "dtype": np.dtype(detail["dtype"]).type,
-            "quantization": (q.scales[0], q.zero_points[0]) if q else (0.0, 0)}) for values, detail, q in chosen])
+        feeds.append([quantize(values[start:start + batch].astype(np.float32), _scaling(detail, q))
+                      for values, detail, q in chosen])
     if not feeds:
         raise ProfileError(f"--inputs {path}: fewer samples than the model's batch")
     return feeds
+
+
+def _scaling(detail: dict, q) -> dict:
+    """What ``quantize`` needs of an input: its type, and its scale and zero point (none for float)."""
+    return {"dtype": np.dtype(detail["dtype"]).type,
+            "quantization": (q.scales[0], q.zero_points[0]) if q else (0.0, 0)}
 
 
 def _plain_name(name: str) -> str:
@@ -210,9 +215,7 @@ def _image_inputs(details: list[dict], quant: list, folder: str) -> list[list[np
     if not paths:
         raise ProfileError(f"input folder {folder} has no images")
     feeds = []
-    q = quant[0]
-    tensor_detail = {"dtype": np.dtype(detail["dtype"]).type,
-                     "quantization": (q.scales[0], q.zero_points[0]) if q else (0.0, 0)}
+    tensor_detail = _scaling(detail, quant[0])
     for path in paths:
         try:
             pixels = load_image(path, (height, width)).astype(np.float32)[None]
