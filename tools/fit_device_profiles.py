@@ -74,21 +74,16 @@ def architecture(name: str):
     if name.startswith("mobilenet_v1_"):
         alpha, size = name.split("_")[2:]
         return apps.MobileNet(input_shape=(int(size), int(size), 3), alpha=float(alpha), weights=None)
-    build = {
-        "inception_v3_299": lambda: apps.InceptionV3(input_shape=(299, 299, 3), weights=None),
-        "resnet101_v2_299": lambda: apps.ResNet101V2(input_shape=(299, 299, 3), weights=None),
-        "mobilenet_v1": lambda: apps.MobileNet(input_shape=(224, 224, 3), weights=None),
-        "mobilenet_v2": lambda: apps.MobileNetV2(input_shape=(224, 224, 3), weights=None),
-        "mobilenet_v3_large": lambda: apps.MobileNetV3Large(input_shape=(224, 224, 3), weights=None),
-        "mobilenet_v3_small": lambda: apps.MobileNetV3Small(input_shape=(224, 224, 3), weights=None),
-        "resnet50_v1_299": lambda: apps.ResNet50(input_shape=(299, 299, 3), weights=None),
-        "resnet50_v2_299": lambda: apps.ResNet50V2(input_shape=(299, 299, 3), weights=None),
-        "resnet152_v2_299": lambda: apps.ResNet152V2(input_shape=(299, 299, 3), weights=None),
-        "inception_resnet_v2_299": lambda: apps.InceptionResNetV2(input_shape=(299, 299, 3), weights=None),
-        "vgg16": lambda: apps.VGG16(input_shape=(224, 224, 3), weights=None),
-        "vgg19": lambda: apps.VGG19(input_shape=(224, 224, 3), weights=None),
+    # Each architecture at the input size its published figure was measured at.
+    constructor, size = {
+        "inception_v3_299": (apps.InceptionV3, 299), "resnet101_v2_299": (apps.ResNet101V2, 299),
+        "mobilenet_v1": (apps.MobileNet, 224), "mobilenet_v2": (apps.MobileNetV2, 224),
+        "mobilenet_v3_large": (apps.MobileNetV3Large, 224), "mobilenet_v3_small": (apps.MobileNetV3Small, 224),
+        "resnet50_v1_299": (apps.ResNet50, 299), "resnet50_v2_299": (apps.ResNet50V2, 299),
+        "resnet152_v2_299": (apps.ResNet152V2, 299), "inception_resnet_v2_299": (apps.InceptionResNetV2, 299),
+        "vgg16": (apps.VGG16, 224), "vgg19": (apps.VGG19, 224),
     }[name]
-    return build()
+    return constructor(input_shape=(size, size, 3), weights=None)
 
 
 @dataclass(frozen=True)
@@ -131,6 +126,11 @@ def edgetpu_columns(f: Features) -> list[float]:
 ARM64_CHANNEL_TILE = 8
 
 
+def _device_tile(reference, tile: int) -> int:
+    """The device's channel tile for a class this machine's calibration found tiled."""
+    return tile if reference.channel_tile > 1 else 1
+
+
 def cpu_columns(f: Features, reference, tile: int = ARM64_CHANNEL_TILE, invoke: bool = False) -> list[float]:
     """This machine's cost of the model split into its compute and its memory terms, with
     the device's channel tile (and a constant, for a device with a per-inference cost)."""
@@ -139,7 +139,7 @@ def cpu_columns(f: Features, reference, tile: int = ARM64_CHANNEL_TILE, invoke: 
         if op.fused_into is not None:
             continue
         c = reference.coefficients(op.dtype, op.op_class)
-        compute += c.per_mmac_ms * padded_macs(op.macs, op.channels, tile if c.channel_tile > 1 else 1)
+        compute += c.per_mmac_ms * padded_macs(op.macs, op.channels, _device_tile(c, tile))
         memory += c.fixed_ms + c.per_mb_ms * op.bytes / 1e6 + c.per_mrow_ms * op.rows / 1e6
     return [compute / 1e6, memory] + ([1.0] if invoke else [])
 
@@ -220,7 +220,7 @@ def main() -> None:
                         scaled.setdefault(dtype, {})[op_class] = {
                             "fixed_ms": c.fixed_ms * x[1], "per_mmac_ms": c.per_mmac_ms * x[0],
                             "per_mb_ms": c.per_mb_ms * x[1], "per_mrow_ms": c.per_mrow_ms * x[1],
-                            "channel_tile": tile if c.channel_tile > 1 else 1}
+                            "channel_tile": _device_tile(c, tile)}
             text = section(device, {f"{dtype}.{k}": v for dtype, classes in scaled.items() for k, v in classes.items()},
                            published["source"] + "; relative op-class costs from an x86-64 calibration (int8 "
                            "scaled by the float32 factors: no int8 figures are published)",
