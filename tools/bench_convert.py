@@ -182,22 +182,23 @@ def main() -> int:
         path, make = models[name]
         source = load_source(path)
         samples = {source.inputs[0].name: make()}
-        np.savez(work / f"{name}.npz", **samples)
+        samples_file = work / f"{name}.npz"
+        np.savez(samples_file, **samples)
         calibrate, held_back = split(samples, max(1, len(next(iter(samples.values()))) // 5))
         for target in TARGETS:
             row = {}
             out = work / f"{name}_{target}"
             try:
-                result = convert(path, target=target, calibration=work / f"{name}.npz", out=out, progress=False,
+                result = convert(path, target=target, calibration=samples_file, out=out, progress=False,
                                  min_snr=0.0, allow_cpu_fallback=True)
-                row["edgekit"] = judge(result.tflite_path, source, held_back, target, work / f"{name}.npz")
+                row["edgekit"] = judge(result.tflite_path, source, held_back, target, samples_file)
                 row["edgekit"]["wall_s"] = result.report["wall_seconds"]
             except Exception as exc:  # noqa: BLE001 - a failure is a result of the benchmark
                 row["edgekit"] = {"error": str(exc).splitlines()[0][:300]}
             with tempfile.TemporaryDirectory() as scratch:
                 try:
                     script = hand_written(path, source.kind.value, target, calibrate, Path(scratch))
-                    row["script"] = judge(script, source, held_back, target, work / f"{name}.npz")
+                    row["script"] = judge(script, source, held_back, target, samples_file)
                 except Exception as exc:  # noqa: BLE001
                     row["script"] = {"error": str(exc).splitlines()[0][:300]}
             results[f"{name}/{target}"] = row

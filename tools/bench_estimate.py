@@ -70,15 +70,16 @@ def main() -> None:
     device = write_profile(calibration, args.folder / "this_machine.toml")
     print(f"cost model: leave-one-out op error median {calibration.median_error:.1%}, "
           f"worst {calibration.worst_error:.1%}; band +/-{calibration.fit.model.band:.0%}")
-    rows, skipped, p50s = [], [], {}
+    rows, skipped, p50s, unloadable = [], [], {}, set()
     for _ in range(args.repeats):
         for package, path in models:
-            if any(s["model"] == path.name and s["package"] == package for s in skipped):
+            if path in unloadable:
                 continue
             try:
                 p50 = profile(path, threads=args.threads, runs=args.runs).latency_ms.p50
                 p50s.setdefault(path, []).append(p50)
             except EdgekitError as exc:
+                unloadable.add(path)
                 skipped.append({"package": package, "model": path.name, "reason": str(exc).split(": ")[-1][:120]})
     for package, path in models:
         if path not in p50s:
