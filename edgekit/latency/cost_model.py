@@ -33,6 +33,9 @@ if TYPE_CHECKING:  # ops reads models (edgekit.analyze), which reads target prof
 class OpClass(StrEnum):
     CONV1X1 = "conv1x1"
     CONV = "conv"
+    # Transposed convolutions (TRANSPOSE_CONV, MediaPipe's Convolution2DTransposeBias):
+    # XNNPACK runs them as deconvolutions, whose cost follows the output's positions.
+    TRANSPOSE_CONV = "transpose_conv"
     DEPTHWISE = "depthwise"
     FULLY_CONNECTED = "fully_connected"
     POOL = "pool"
@@ -77,10 +80,12 @@ def padded_macs(macs: int, channels: int, tile: int) -> float:
 
 @dataclass(frozen=True)
 class ClassCosts:
-    """One set of coefficients per op class; a class left out borrows elementwise's."""
+    """One set of coefficients per op class; a class left out borrows elementwise's, and
+    transposed convolutions (added later to the suite) borrow convolutions' first."""
 
     conv1x1: Coefficients | None = None
     conv: Coefficients | None = None
+    transpose_conv: Coefficients | None = None
     depthwise: Coefficients | None = None
     fully_connected: Coefficients | None = None
     pool: Coefficients | None = None
@@ -91,7 +96,10 @@ class ClassCosts:
         check_fields(self)
 
     def for_class(self, op_class: OpClass) -> Coefficients | None:
-        return getattr(self, op_class.value) or self.elementwise
+        own = getattr(self, op_class.value)
+        if own is None and op_class == OpClass.TRANSPOSE_CONV:
+            own = self.conv
+        return own or self.elementwise
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ _IN_SCALE, _OUT_SCALE, _W_SCALE = 0.02, 0.05, 0.004
 class MicroOp:
     """One micro-benchmark: an op of a class at one size and type."""
 
-    kind: str  # conv, depthwise, fully_connected, max_pool, average_pool, mean, add, mul, hard_swish,
+    kind: str  # conv, transpose_conv, depthwise, fully_connected, max_pool, average_pool, mean, add, mul, hard_swish,
     # logistic, prelu, concatenation, pad, resize_bilinear, softmax
     dtype: str  # float32 or int8
     height: int = 1
@@ -176,6 +176,21 @@ def _depthwise(w: _Writer, op: MicroOp) -> None:
          version=3 if w.int8 else 1)
 
 
+def _transpose_conv(w: _Writer, op: MicroOp) -> None:
+    """TRANSPOSE_CONV with a bias (version 3): each input position spreads over ``stride``
+    times as many output positions, as a decoder's upsampling layers do."""
+    s = w.s
+    out = [1, op.height * op.stride, op.width * op.stride, op.filters]
+    shape = w.constant_ints(out)
+    kernel, _ = w.weights([op.filters, op.kernel, op.kernel, op.channels], axis=0)
+    x = w.activation([1, op.height, op.width, op.channels], input=True)
+    bias = w.bias(op.filters)
+    y = w.activation(out, output=True)
+    options = s.TransposeConvOptionsT()
+    options.padding, options.strideW, options.strideH = w.padding(), op.stride, op.stride
+    w.op("TRANSPOSE_CONV", [shape, kernel, x, bias], [y], "TransposeConvOptions", options, version=3)
+
+
 def _fully_connected(w: _Writer, op: MicroOp) -> None:
     s = w.s
     x = w.activation([1, op.channels], input=True)
@@ -294,6 +309,7 @@ def _softmax(w: _Writer, op: MicroOp) -> None:
 
 _BUILDERS = {
     "conv": _conv,
+    "transpose_conv": _transpose_conv,
     "depthwise": _depthwise,
     "fully_connected": _fully_connected,
     "max_pool": _pool("MAX_POOL_2D"),

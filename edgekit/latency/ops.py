@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from edgekit.analyze.model import ModelInfo, Op, pads_fused_into_convolutions, unpacked_weights
 from edgekit.latency.cost_model import DType, OpClass
 
-_CONV = {"CONV_2D", "TRANSPOSE_CONV", "CONV_3D", "Convolution2DTransposeBias"}
+_CONV = {"CONV_2D", "CONV_3D"}
+_TRANSPOSE_CONV = {"TRANSPOSE_CONV", "Convolution2DTransposeBias"}
 _FULLY_CONNECTED = {"FULLY_CONNECTED", "BATCH_MATMUL"}
 _POOL = {"AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D", "MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"}
 _MOVEMENT = {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION", "PAD", "PADV2", "MIRROR_PAD", "RESIZE_BILINEAR",
@@ -71,6 +72,8 @@ def classify(info: ModelInfo, op: Op) -> OpClass:
         return OpClass.CONV
     if op.opcode in _CONV:
         return OpClass.CONV
+    if op.opcode in _TRANSPOSE_CONV:
+        return OpClass.TRANSPOSE_CONV
     if op.opcode == "DEPTHWISE_CONV_2D":
         return OpClass.DEPTHWISE
     if op.opcode in _FULLY_CONNECTED:

@@ -1,6 +1,6 @@
 """The calibration suite: single-op models timed on a device, and the cost model fitted to them.
 
-The suite covers each op class (1x1, k x k and depthwise convolutions, fully connected,
+The suite covers each op class (1x1, k x k, transposed and depthwise convolutions, fully connected,
 pooling, elementwise, data movement) at sizes from a MobileNet's first layers to its
 last, in int8 and float32. Every micro-benchmark is written here from scratch and run
 with the device's own runtime, so this needs no TensorFlow and runs on a Pi.
@@ -57,6 +57,10 @@ SUITE: tuple[tuple, ...] = (
     ("conv", 128, 1, 8, 3, 1), ("depthwise", 128, 8, 0, 3, 1), ("depthwise", 64, 4, 0, 3, 1),
     ("fully_connected", 1, 1024, 4, 1, 1), ("max_pool", 128, 8, 0, 2, 2), ("add", 128, 4, 0, 1, 1),
     ("prelu", 128, 8, 0, 1, 1), ("pad", 128, 1, 0, 1, 1), ("concatenation", 128, 1, 0, 1, 1),
+    # Transposed convolutions upsampling by 2: segmentation decoders, down to a mask's one
+    # channel at 256x256 (MediaPipe's selfie segmenter ends in one).
+    ("transpose_conv", 128, 16, 1, 2, 2), ("transpose_conv", 64, 16, 8, 2, 2), ("transpose_conv", 64, 32, 16, 2, 2),
+    ("transpose_conv", 32, 64, 64, 2, 2), ("transpose_conv", 28, 64, 32, 3, 2), ("transpose_conv", 14, 128, 64, 4, 2),
 )
 # One invoke of a one-element ADD: the runtime's fixed cost with no work in it.
 _EMPTY = MicroOp("add", "float32", 1, 1, 1)

@@ -42,3 +42,12 @@ def test_ops_without_macs_fit_no_tile():
     rows = [{**r, "macs": 0} for r in _rows(truth, shapes, "movement")]
     got = fit({"invoke_ms": 0.001, "threads": 1, "rows": rows}, "made up").model.float32.movement
     assert got.channel_tile == 1 and got.per_mrow_ms == pytest.approx(3.0, rel=1e-3)
+
+
+def test_a_cost_model_without_transposed_convolutions_prices_them_as_convolutions():
+    from edgekit.latency.cost_model import ClassCosts, OpClass
+
+    conv, own, rest = Coefficients(per_mmac_ms=0.5), Coefficients(per_mmac_ms=2.0), Coefficients(per_mb_ms=1.0)
+    assert ClassCosts(conv=conv, elementwise=rest).for_class(OpClass.TRANSPOSE_CONV) == conv
+    assert ClassCosts(conv=conv, transpose_conv=own, elementwise=rest).for_class(OpClass.TRANSPOSE_CONV) == own
+    assert ClassCosts(elementwise=rest).for_class(OpClass.TRANSPOSE_CONV) == rest

@@ -30,6 +30,16 @@ def test_a_micro_pointwise_convolution_computes_what_numpy_computes():
     np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_a_micro_transposed_convolution_computes_what_numpy_computes():
+    # Kernel 2, stride 2: every input position writes its own 2x2 block of the output.
+    interpreter, out = _run(build(MicroOp("transpose_conv", "float32", 3, 3, 4, filters=2, kernel=2, stride=2)),
+                            x := np.random.default_rng(2).normal(size=(1, 3, 3, 4)))
+    kernel = next(interpreter.get_tensor(d["index"]) for d in interpreter.get_tensor_details()
+                  if list(d["shape"]) == [2, 2, 2, 4])
+    expected = np.einsum("nhwc,oijc->nhiwjo", x, kernel).reshape(1, 6, 6, 2)
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-5)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
 def test_every_micro_benchmark_kind_loads_and_runs(dtype):
     for kind in KINDS:
@@ -50,5 +60,5 @@ def test_the_suite_covers_every_class_and_both_types_as_the_estimator_classifies
     for op in suite():
         [cost] = op_costs(read_model(build(op)))
         seen.add((cost.op_class.value, cost.dtype.value))
-    classes = {"conv1x1", "conv", "depthwise", "fully_connected", "pool", "elementwise", "movement"}
+    classes = {"conv1x1", "conv", "transpose_conv", "depthwise", "fully_connected", "pool", "elementwise", "movement"}
     assert seen == {(c, d) for c in classes for d in ("int8", "float32")}
