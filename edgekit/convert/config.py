@@ -55,6 +55,9 @@ class ConvertConfig:
     model_version: str = option("1", "Version in the metadata.")
     model_author: str = option("", "Author in the metadata.")
     model_license: str = option("", "Licence in the metadata.")
+    bias_correction: bool = option(
+        True, "int8 and int16x8: subtract from each convolution's and fully connected op's bias the mean "
+              "shift its rounded weights add, measured on the calibration samples (no cost per inference).")
     allow_cpu_fallback: bool = option(
         False, "Accept a model that runs partly on the CPU instead of failing (see `edgekit check`).")
     out: str = option("convert", "Output folder: model.tflite, report.json, recipe.toml. Replaced atomically.",

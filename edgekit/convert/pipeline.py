@@ -20,6 +20,7 @@ import numpy as np
 from edgekit._version import __version__
 from edgekit.analyze import check
 from edgekit.analyze.weights import kernel_stats
+from edgekit.convert.bias_correction import Correction
 from edgekit.convert.config import ConvertConfig
 from edgekit.convert.samples import Samples, load_samples, split
 from edgekit.convert.source import Source, load_source, source_from_model
@@ -58,8 +59,9 @@ def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: 
             source, samples = load(model, calibration, config, profile, say)
             calibrate, held_back = split(samples, _held_back(samples, config.verify_samples))
         with timings.step("convert"):
-            tflite_path = to_target(source, calibrate, profile, work / "model.tflite", say,
-                                    metadata=source_metadata(source, calibration, config))
+            tflite_path, correction = to_target(source, calibrate, profile, work / "model.tflite", say,
+                                                metadata=source_metadata(source, calibration, config),
+                                                bias_correction=config.bias_correction)
         with timings.step("verify"):
             agreements = verify_outputs(source, tflite_path, held_back, profile, config, say)
         with timings.step("check"):
@@ -82,6 +84,7 @@ def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: 
             "verification": {"min_snr_db": config.min_snr_for(profile.convert.quantization),
                              "min_agreement": config.min_agreement,
                              "outputs": [a.to_dict() for a in agreements]},
+            "bias_correction": correction.to_dict() if correction is not None else None,
             "tflite": {"file": tflite_path.name, "quantization": profile.convert.quantization.value,
                        **_io_summary(tflite_path), **file_facts(tflite_path)},
             "weights": [k.to_dict() for k in kernel_stats(tflite_path)],
@@ -161,23 +164,31 @@ def source_metadata(source: Source, calibration: Any, config: ConvertConfig) -> 
 
 
 def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: Path, say: Progress,
-              metadata: Any = None) -> Path:
-    """Export with the target's batch (static where it needs one), convert as it says, and
-    attach ``metadata`` (a metadata.ModelInfo)."""
+              metadata: Any = None, bias_correction: bool = True) -> tuple[Path, Correction | None]:
+    """Export with the target's batch (static where it needs one), convert as it says,
+    correct the biases of a calibrated conversion for its weights' rounding, and attach
+    ``metadata`` (a metadata.ModelInfo)."""
     from edgekit.convert import saved_model_to_tflite
+    from edgekit.convert.bias_correction import correct_biases
     from edgekit.metadata import attach
+    from edgekit.targets import ConvertSettings
 
     settings = profile.convert
     say.log(f"converting for {profile.id}: {settings.quantization}, {settings.input_type} input, "
             f"{settings.output_type} output, batch {profile.limits.batch_size or 'dynamic'}")
     take = {name: value[: settings.representative_samples] for name, value in calibrate.items()}
+    correction = None
     with tempfile.TemporaryDirectory() as scratch:
         folder = source.export(Path(scratch) / "saved_model", profile.limits.batch_size)
         data = saved_model_to_tflite(folder, settings, take if settings.quantization.calibrated else None)
+        if bias_correction and settings.quantization.calibrated:
+            data, correction = correct_biases(data, saved_model_to_tflite(folder, ConvertSettings()), take)
+            say.log(f"bias correction: {correction.corrected} of {correction.weight_ops} convolution and fully "
+                    f"connected ops, from {correction.samples} calibration samples")
     if metadata is not None:
         data = attach(data, metadata)
     path.write_bytes(data)
-    return path
+    return path, correction
 
 
 def verify_outputs(source: Source, tflite_path: Path, held_back: Samples, profile: TargetProfile,
