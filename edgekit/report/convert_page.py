@@ -29,7 +29,8 @@ def convert_page(report: dict, recipe_text: str | None) -> Page:
     section = page.section("verification", "Verification against the source model")
     section.add(
         paragraph(f"The .tflite and the source model run on {calibration['verified_on']} held-back samples of "
-                  f"{calibration['data']} (calibrated on {calibration['calibrated_on']} others)."),
+                  f"{calibration['data']} (calibrated on {calibration['calibrated_on']} others)."
+                  + _bias_correction(report.get("bias_correction"))),
         figure("snr", plots.output_snr(outputs, verification["min_snr_db"]),
                "signal-to-noise ratio of each output; an output under the line fails the conversion"),
         table(["output", "SNR (dB)", "cosine", "max abs error", "mean abs error", "top-1 agreement"],
@@ -44,3 +45,10 @@ def convert_page(report: dict, recipe_text: str | None) -> Page:
     sections.placement(page, report["check"])
     sections.provenance(page, report, recipe_text)
     return page
+
+
+def _bias_correction(done: dict | None) -> str:
+    if not done:
+        return ""
+    return (f" The biases of {done['corrected']} of its {done['weight_ops']} convolution and fully connected ops "
+            f"were corrected for their rounded weights, from {done['samples']} calibration samples.")

@@ -98,6 +98,9 @@ def test_a_conversion_writes_a_report_html_with_its_verification(conversion):
     assert _figures(page) == ["snr", "weights", "placement", "timings"]
     assert "scores" in page and "value" in page and "<script" not in page
     assert conversion.report["kind"] == "convert" and conversion.report["versions"]["tensorflow"]
+    # Both inputs' samples feed the bias correction of all four weight ops.
+    assert conversion.report["bias_correction"] == {"corrected": 4, "weight_ops": 4, "samples": 64}
+    assert "biases of 4 of its 4 convolution and fully connected ops were corrected" in page
 
 
 def test_profile_html_shows_each_distribution_and_the_comparison_under_distinct_names(profile_page):
