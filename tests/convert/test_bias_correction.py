@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgekit._tf import keras_module
-from edgekit.analyze.schema import schema
+from edgekit.analyze.model import Op
 from edgekit.convert.bias_correction import _output_shift, _taps_mean, _WeightOp
 from edgekit.convert.pipeline import convert
 
@@ -39,16 +39,13 @@ def _direct(x, weights, stride, dilation, same, depthwise):
 @pytest.mark.parametrize("depthwise, stride, dilation, same", [
     (False, 2, 1, True), (False, 1, 2, False), (False, 2, 1, False), (True, 2, 1, True), (True, 1, 2, True)])
 def test_the_output_shift_equals_the_mean_of_a_convolution_by_the_weight_error(depthwise, stride, dilation, same):
-    s = schema()
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 1, (3, 9, 10, 4))
     error = rng.normal(size=(1, 3, 3, 8) if depthwise else (5, 3, 3, 4))
-    options = s.DepthwiseConv2DOptionsT() if depthwise else s.Conv2DOptionsT()
-    options.strideH = options.strideW = stride
-    options.dilationHFactor = options.dilationWFactor = dilation
-    options.padding = s.Padding.SAME if same else s.Padding.VALID
-    op = s.OperatorT()
-    op.builtinOptions = options
+    options = {"strideH": stride, "strideW": stride, "dilationHFactor": dilation, "dilationWFactor": dilation,
+               "padding": "SAME" if same else "VALID"}
+    opcode = "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D"
+    op = Op(index=0, subgraph=0, opcode=opcode, version=1, custom=False, inputs=(), outputs=(), options=options)
     weight_op = _WeightOp("depthwise" if depthwise else "conv", op, error.astype(np.float32))
     expected = _direct(x, error, stride, dilation, same, depthwise).mean(axis=(0, 1, 2))
     np.testing.assert_allclose(_output_shift(weight_op, error, _taps_mean(weight_op, x)), expected, rtol=1e-9)
