@@ -58,6 +58,9 @@ class ConvertConfig:
     bias_correction: bool = option(
         True, "int8 and int16x8: subtract from each convolution's and fully connected op's bias the mean "
               "shift its rounded weights add, measured on the calibration samples (no cost per inference).")
+    float_front_end: bool = option(
+        True, "int8, except for the Edge TPU: compute a LOG's input in float32 (an audio model's built-in "
+              "spectrogram), whose quiet values int8 would round to zero.")
     allow_cpu_fallback: bool = option(
         False, "Accept a model that runs partly on the CPU instead of failing (see `edgekit check`).")
     out: str = option("convert", "Output folder: model.tflite, report.json, recipe.toml. Replaced atomically.",

@@ -22,6 +22,7 @@ from edgekit.analyze import check
 from edgekit.analyze.weights import kernel_stats
 from edgekit.convert.bias_correction import Correction
 from edgekit.convert.config import ConvertConfig
+from edgekit.convert.float_front_end import FrontEnd
 from edgekit.convert.samples import Samples, load_samples, split
 from edgekit.convert.source import Source, load_source, source_from_model
 from edgekit.errors import ConfigError, ConversionError, DataError
@@ -59,9 +60,10 @@ def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: 
             source, samples = load(model, calibration, config, profile, say)
             calibrate, held_back = split(samples, _held_back(samples, config.verify_samples))
         with timings.step("convert"):
-            tflite_path, correction = to_target(source, calibrate, profile, work / "model.tflite", say,
-                                                metadata=source_metadata(source, calibration, config),
-                                                bias_correction=config.bias_correction)
+            tflite_path, correction, front = to_target(source, calibrate, profile, work / "model.tflite", say,
+                                                       metadata=source_metadata(source, calibration, config),
+                                                       bias_correction=config.bias_correction,
+                                                       float_front_end=config.float_front_end)
         with timings.step("verify"):
             agreements = verify_outputs(source, tflite_path, held_back, profile, config, say)
         with timings.step("check"):
@@ -85,6 +87,7 @@ def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: 
                              "min_agreement": config.min_agreement,
                              "outputs": [a.to_dict() for a in agreements]},
             "bias_correction": correction.to_dict() if correction is not None else None,
+            "float_front_end": front.to_dict() if front is not None else None,
             "tflite": {"file": tflite_path.name, "quantization": profile.convert.quantization.value,
                        **_io_summary(tflite_path), **file_facts(tflite_path)},
             "weights": [k.to_dict() for k in kernel_stats(tflite_path)],
@@ -164,12 +167,15 @@ def source_metadata(source: Source, calibration: Any, config: ConvertConfig) -> 
 
 
 def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: Path, say: Progress,
-              metadata: Any = None, bias_correction: bool = True) -> tuple[Path, Correction | None]:
-    """Export with the target's batch (static where it needs one), convert as it says,
+              metadata: Any = None, bias_correction: bool = True,
+              float_front_end: bool = True) -> tuple[Path, Correction | None, FrontEnd | None]:
+    """Export with the target's batch (static where it needs one), convert as it says
+    (int8 off the Edge TPU: a LOG's inputs computed in float, see convert.float_front_end),
     correct the biases of a calibrated conversion for its weights' rounding, and attach
     ``metadata`` (a metadata.ModelInfo)."""
     from edgekit.convert import saved_model_to_tflite
     from edgekit.convert.bias_correction import correct_biases
+    from edgekit.convert.float_front_end import front_end
     from edgekit.metadata import attach
     from edgekit.targets import ConvertSettings
 
@@ -177,10 +183,18 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
     say.log(f"converting for {profile.id}: {settings.quantization}, {settings.input_type} input, "
             f"{settings.output_type} output, batch {profile.limits.batch_size or 'dynamic'}")
     take = {name: value[: settings.representative_samples] for name, value in calibrate.items()}
-    correction = None
+    # The Edge TPU runs no float op: the compiler would leave all that follows one to the CPU.
+    keep_float = float_front_end and settings.quantization == Quantization.INT8 and profile.kind != TargetKind.EDGETPU
+    correction = front = None
     with tempfile.TemporaryDirectory() as scratch:
         folder = source.export(Path(scratch) / "saved_model", profile.limits.batch_size)
-        data = saved_model_to_tflite(folder, settings, take if settings.quantization.calibrated else None)
+        data = saved_model_to_tflite(folder, settings, take if settings.quantization.calibrated else None,
+                                     float_front_end=keep_float)
+        if keep_float:
+            front = front_end(data)
+            if front.ops:
+                say.log(f"float front end: {front.ops} of {front.total} ops compute the input of "
+                        f"{front.logs} LOG op(s) in float32")
         if bias_correction and settings.quantization.calibrated:
             data, correction = correct_biases(data, saved_model_to_tflite(folder, ConvertSettings()), take)
             say.log(f"bias correction: {correction.corrected} of {correction.weight_ops} convolution and fully "
@@ -188,7 +202,7 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
     if metadata is not None:
         data = attach(data, metadata)
     path.write_bytes(data)
-    return path, correction
+    return path, correction, front
 
 
 def verify_outputs(source: Source, tflite_path: Path, held_back: Samples, profile: TargetProfile,

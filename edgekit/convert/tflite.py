@@ -38,11 +38,37 @@ def to_tflite(model: Any, settings: ConvertSettings, *, batch_size: int = 1,
 
 
 def saved_model_to_tflite(folder: str, settings: ConvertSettings,
-                          calibration: dict[str, np.ndarray] | None = None) -> bytes:
-    """Convert a SavedModel's ``serving_default`` signature; ``calibration``: samples by input name."""
+                          calibration: dict[str, np.ndarray] | None = None, *,
+                          float_front_end: bool = False) -> bytes:
+    """Convert a SavedModel's ``serving_default`` signature; ``calibration``: samples by input name.
+
+    ``float_front_end`` (int8 only): the ops computing a LOG's input stay float32 (see
+    convert.float_front_end).
+    """
     tf = tensorflow()
     _check_settings(settings, calibration)
-    return _convert(tf, tf.lite.TFLiteConverter.from_saved_model(folder), settings, calibration)
+    converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+    if not (float_front_end and settings.quantization == Quantization.INT8):
+        return _convert(tf, converter, settings, calibration)
+    from tensorflow.lite.python.convert import deduplicate_readonly_buffers, mlir_quantize
+
+    from edgekit.convert.float_front_end import front_end_nodes
+
+    # What TFLiteConverter.convert does for int8 with the MLIR quantiser (lite.py, _quantize),
+    # split in two so that the calibrated float model names the nodes to leave float.
+    converter._experimental_calibrate_only = True
+    calibrated = _convert(tf, converter, settings, calibration)
+    nodes = front_end_nodes(calibrated)
+    try:
+        quantized = mlir_quantize(
+            calibrated, converter._experimental_disable_per_channel,
+            input_data_type=_tf_dtype(tf, settings.input_type), output_data_type=_tf_dtype(tf, settings.output_type),
+            disable_per_channel_for_dense_layers=(
+                converter._experimental_disable_per_channel_quantization_for_dense_layers),
+            denylisted_nodes=list(nodes) or None)
+    except Exception as exc:  # noqa: BLE001 - as _convert: the quantiser raises several kinds
+        raise ConversionError(f"TFLite int8 quantization failed: {str(exc).splitlines()[0][:400]}") from exc
+    return bytes(deduplicate_readonly_buffers(quantized))
 
 
 def _from_saved_model(tf: Any, model: Any, signature: Any, folder: str) -> Any:

@@ -30,7 +30,8 @@ def convert_page(report: dict, recipe_text: str | None) -> Page:
     section.add(
         paragraph(f"The .tflite and the source model run on {calibration['verified_on']} held-back samples of "
                   f"{calibration['data']} (calibrated on {calibration['calibrated_on']} others)."
-                  + _bias_correction(report.get("bias_correction"))),
+                  + _bias_correction(report.get("bias_correction"))
+                  + _float_front_end(report.get("float_front_end"))),
         figure("snr", plots.output_snr(outputs, verification["min_snr_db"]),
                "signal-to-noise ratio of each output; an output under the line fails the conversion"),
         table(["output", "SNR (dB)", "cosine", "max abs error", "mean abs error", "top-1 agreement"],
@@ -52,3 +53,10 @@ def _bias_correction(done: dict | None) -> str:
         return ""
     return (f" The biases of {done['corrected']} of its {done['weight_ops']} convolution and fully connected ops "
             f"were corrected for their rounded weights, from {done['samples']} calibration samples.")
+
+
+def _float_front_end(front: dict | None) -> str:
+    if not front or not front["float_ops"]:
+        return ""
+    return (f" {front['float_ops']} of its {front['ops']} ops compute the input of {front['log_ops']} LOG op(s) in "
+            "float32: int8 would round that input's quiet values to zero (--no-float-front-end turns this off).")
