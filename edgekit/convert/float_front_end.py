@@ -26,14 +26,16 @@ _LOG_OPS = ("LOG",)
 
 @dataclass(frozen=True)
 class FrontEnd:
-    """What the conversion kept float: ``ops`` of ``total`` ops, feeding ``logs`` LOG ops."""
+    """What a converted model computes in float32 to feed its ``logs`` LOG ops: ``ops`` of its
+    ``total`` ops, reading ``constants`` float32 constants."""
 
     ops: int
     total: int
     logs: int
+    constants: int
 
     def to_dict(self) -> dict:
-        return {"float_ops": self.ops, "ops": self.total, "log_ops": self.logs}
+        return {"float_ops": self.ops, "ops": self.total, "log_ops": self.logs, "float32_constants": self.constants}
 
 
 def front_end_nodes(model: bytes | ModelInfo) -> tuple[str, ...]:
@@ -53,11 +55,15 @@ def front_end_nodes(model: bytes | ModelInfo) -> tuple[str, ...]:
     return tuple(graph.tensors[t].name for op in graph.ops if op.index in kept for t in op.outputs)
 
 
-def front_end(quantized: bytes) -> FrontEnd:
-    """What a converted model computes in float32 to feed its LOG ops, as read back from it."""
-    info = read_model(quantized)
+def front_end(converted: bytes) -> FrontEnd:
+    """What a converted model computes in float32 to feed its LOG ops, as read back from it.
+    The DEQUANTIZE ops that unpack float16 weights count as weights, not as ops."""
+    info = read_model(converted)
     tensors = info.main.tensors
     names = set(front_end_nodes(info))
-    floats = sum(1 for op in info.main.ops
-                 if any(tensors[t].name in names and tensors[t].dtype == "FLOAT32" for t in op.outputs))
-    return FrontEnd(floats, len(info.main.ops), sum(1 for op in info.main.ops if op.opcode in _LOG_OPS))
+    ops = [op for op in info.main.ops if op.opcode != "DEQUANTIZE"
+           and any(tensors[t].name in names and tensors[t].dtype == "FLOAT32" for t in op.outputs)]
+    constants = {t for op in ops for t in op.inputs if t >= 0 and tensors[t].is_constant
+                 and tensors[t].dtype == "FLOAT32"}
+    return FrontEnd(len(ops), len(info.main.ops), sum(1 for op in info.main.ops if op.opcode in _LOG_OPS),
+                    len(constants))

@@ -37,6 +37,17 @@ from edgekit.verify import OutputAgreement, compare_output
 
 
 @dataclass(frozen=True)
+class Converted:
+    """What :func:`to_target` wrote, and what it did beyond the converter's defaults."""
+
+    path: Path
+    bias_correction: Correction | None
+    front_end: FrontEnd | None
+    # float16 conversions: the constants left float32 (see convert.float16_constants).
+    float16_kept_float32: int | None
+
+
+@dataclass(frozen=True)
 class ConvertResult:
     out: Path
     tflite_path: Path
@@ -60,10 +71,10 @@ def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: 
             source, samples = load(model, calibration, config, profile, say)
             calibrate, held_back = split(samples, _held_back(samples, config.verify_samples))
         with timings.step("convert"):
-            tflite_path, correction, front = to_target(source, calibrate, profile, work / "model.tflite", say,
-                                                       metadata=source_metadata(source, calibration, config),
-                                                       bias_correction=config.bias_correction,
-                                                       float_front_end=config.float_front_end)
+            converted = to_target(source, calibrate, profile, work / "model.tflite", say,
+                                  metadata=source_metadata(source, calibration, config),
+                                  bias_correction=config.bias_correction, float_front_end=config.float_front_end)
+            tflite_path = converted.path
         with timings.step("verify"):
             agreements = verify_outputs(source, tflite_path, held_back, profile, config, say)
         with timings.step("check"):
@@ -86,8 +97,9 @@ def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: 
             "verification": {"min_snr_db": config.min_snr_for(profile.convert.quantization),
                              "min_agreement": config.min_agreement,
                              "outputs": [a.to_dict() for a in agreements]},
-            "bias_correction": correction.to_dict() if correction is not None else None,
-            "float_front_end": front.to_dict() if front is not None else None,
+            "bias_correction": converted.bias_correction.to_dict() if converted.bias_correction else None,
+            "float_front_end": converted.front_end.to_dict() if converted.front_end else None,
+            "float16_kept_float32": converted.float16_kept_float32,
             "tflite": {"file": tflite_path.name, "quantization": profile.convert.quantization.value,
                        **_io_summary(tflite_path), **file_facts(tflite_path)},
             "weights": [k.to_dict() for k in kernel_stats(tflite_path)],
@@ -168,13 +180,15 @@ def source_metadata(source: Source, calibration: Any, config: ConvertConfig) -> 
 
 def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: Path, say: Progress,
               metadata: Any = None, bias_correction: bool = True,
-              float_front_end: bool = True) -> tuple[Path, Correction | None, FrontEnd | None]:
+              float_front_end: bool = True) -> Converted:
     """Export with the target's batch (static where it needs one), convert as it says
-    (int8 off the Edge TPU: a LOG's inputs computed in float, see convert.float_front_end),
+    (int8 off the Edge TPU: a LOG's inputs computed in float, see convert.float_front_end;
+    float16: the constants it cannot hold kept float32, see convert.float16_constants),
     correct the biases of a calibrated conversion for its weights' rounding, and attach
     ``metadata`` (a metadata.ModelInfo)."""
     from edgekit.convert import saved_model_to_tflite
     from edgekit.convert.bias_correction import correct_biases
+    from edgekit.convert.float16_constants import restore_float32_constants
     from edgekit.convert.float_front_end import front_end
     from edgekit.metadata import attach
     from edgekit.targets import ConvertSettings
@@ -185,16 +199,21 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
     take = {name: value[: settings.representative_samples] for name, value in calibrate.items()}
     # The Edge TPU runs no float op: the compiler would leave all that follows one to the CPU.
     keep_float = float_front_end and settings.quantization == Quantization.INT8 and profile.kind != TargetKind.EDGETPU
-    correction = front = None
+    correction = front = restored = None
     with tempfile.TemporaryDirectory() as scratch:
         folder = source.export(Path(scratch) / "saved_model", profile.limits.batch_size)
         data = saved_model_to_tflite(folder, settings, take if settings.quantization.calibrated else None,
                                      float_front_end=keep_float)
-        if keep_float:
+        if settings.quantization == Quantization.FLOAT16:
+            data, restored = restore_float32_constants(data, saved_model_to_tflite(folder, ConvertSettings()),
+                                                       front_end=float_front_end)
+            if restored:
+                say.log(f"float16: {restored} constant(s) kept float32")
+        if float_front_end and (keep_float or settings.quantization == Quantization.FLOAT16):
             front = front_end(data)
             if front.ops:
                 say.log(f"float front end: {front.ops} of {front.total} ops compute the input of "
-                        f"{front.logs} LOG op(s) in float32")
+                        f"{front.logs} LOG op(s) in float32, from {front.constants} float32 constant(s)")
         if bias_correction and settings.quantization.calibrated:
             data, correction = correct_biases(data, saved_model_to_tflite(folder, ConvertSettings()), take)
             say.log(f"bias correction: {correction.corrected} of {correction.weight_ops} convolution and fully "
@@ -202,7 +221,7 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
     if metadata is not None:
         data = attach(data, metadata)
     path.write_bytes(data)
-    return path, correction, front
+    return Converted(path, correction, front, restored)
 
 
 def verify_outputs(source: Source, tflite_path: Path, held_back: Samples, profile: TargetProfile,

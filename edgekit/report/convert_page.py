@@ -31,7 +31,8 @@ def convert_page(report: dict, recipe_text: str | None) -> Page:
         paragraph(f"The .tflite and the source model run on {calibration['verified_on']} held-back samples of "
                   f"{calibration['data']} (calibrated on {calibration['calibrated_on']} others)."
                   + _bias_correction(report.get("bias_correction"))
-                  + _float_front_end(report.get("float_front_end"))),
+                  + _float_front_end(report.get("float_front_end"))
+                  + _float16_kept(report.get("float16_kept_float32"))),
         figure("snr", plots.output_snr(outputs, verification["min_snr_db"]),
                "signal-to-noise ratio of each output; an output under the line fails the conversion"),
         table(["output", "SNR (dB)", "cosine", "max abs error", "mean abs error", "top-1 agreement"],
@@ -60,3 +61,10 @@ def _float_front_end(front: dict | None) -> str:
         return ""
     return (f" {front['float_ops']} of its {front['ops']} ops compute the input of {front['log_ops']} LOG op(s) in "
             "float32: int8 would round that input's quiet values to zero (--no-float-front-end turns this off).")
+
+
+def _float16_kept(count: int | None) -> str:
+    if not count:
+        return ""
+    return (f" {count} constant(s) were kept float32 rather than float16: values float16 cannot hold (an epsilon "
+            "it rounds to zero), or weights that feed a LOG.")

@@ -110,8 +110,44 @@ def test_a_model_without_log_converts_as_it_did_without_the_front_end_step(tmp_p
     results = [convert(path, target="cpu", calibration=samples, out=tmp_path / str(kept), progress=False,
                        float_front_end=kept) for kept in (True, False)]
     ours, theirs = (read_model(r.tflite_path) for r in results)
-    assert results[0].report["float_front_end"] == {"float_ops": 0, "ops": len(theirs.main.ops), "log_ops": 0}
+    assert results[0].report["float_front_end"] == {"float_ops": 0, "ops": len(theirs.main.ops), "log_ops": 0,
+                                                    "float32_constants": 0}
     assert [(t.name, t.dtype, t.shape, t.quantization) for t in ours.main.tensors] == [
         (t.name, t.dtype, t.shape, t.quantization) for t in theirs.main.tensors]
     snr = [r.report["verification"]["outputs"][0]["snr_db"] for r in results]
     assert snr[0] == pytest.approx(snr[1])
+
+
+def test_float16_keeps_the_front_end_and_its_epsilon_float32(log_spectrum_model, tmp_path):
+    path, samples = log_spectrum_model
+    snr, kept = {}, {}
+    for front_end in (True, False):
+        result = convert(path, target="gpu", calibration=samples, out=tmp_path / str(front_end), progress=False,
+                         float_front_end=front_end, min_snr=0.0)
+        [scores] = result.report["verification"]["outputs"]
+        snr[front_end], kept[front_end] = scores["snr_db"], result.report["float16_kept_float32"]
+        info = read_model(result.tflite_path)
+        eps = [t for t in info.main.tensors if t.is_constant and t.shape == () and t.dtype == "FLOAT32"]
+        # log(x + 1e-9): float16 rounds the epsilon to zero, so it stays float32 either way.
+        assert len(eps) == 1, [(t.name, t.dtype) for t in info.main.tensors if t.is_constant]
+        assert all(op.opcode != "DEQUANTIZE" or info.main.tensors[op.inputs[0]].dtype == "FLOAT16"
+                   for op in info.main.ops)
+        readers = {t for op in info.main.ops for t in op.inputs}
+        assert all(t.index in readers for t in info.main.tensors if t.dtype == "FLOAT16")
+        page = (result.out / "report.html").read_text(encoding="utf-8")
+        assert f"{kept[front_end]} constant(s) were kept float32 rather than float16" in page
+    # The filter bank too with the front end: 2 constants; else only the epsilon.
+    assert kept == {True: 2, False: 1}
+    assert snr[True] > snr[False] + 1, snr
+
+
+def test_a_float16_twin_is_found_by_value_and_by_name_only_among_equals():
+    from edgekit.convert.float16_constants import _twin
+
+    tiny, zero = np.float32(1e-10), np.float32(0.0)
+    twins = {(): [("a/add/y", np.array(tiny)), ("b/zero", np.array(zero))],
+             (2,): [("w", np.array([1.0, 2.0], np.float32))]}
+    assert _twin(np.array(0.0, np.float16), "a/add/y", twins) == tiny
+    assert _twin(np.array(0.0, np.float16), "c/other", twins) is None
+    np.testing.assert_array_equal(_twin(np.array([1.0, 2.0], np.float16), "anything", twins), [1.0, 2.0])
+    assert _twin(np.array([1.0, 3.0], np.float16), "w", twins) is None
