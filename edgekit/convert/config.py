@@ -59,8 +59,9 @@ class ConvertConfig:
         True, "int8 and int16x8: subtract from each convolution's and fully connected op's bias the mean "
               "shift its rounded weights add, measured on the calibration samples (no cost per inference).")
     float_front_end: bool = option(
-        True, "int8, except for the Edge TPU: compute a LOG's input in float32 (an audio model's built-in "
-              "spectrogram), whose quiet values int8 would round to zero.")
+        True, "int8 (except for the Edge TPU) and float16: compute a LOG's input (an audio model's built-in "
+              "spectrogram) in float32, from float32 weights: int8 would round its quiet values to zero, and "
+              "the LOG magnifies float16's rounding.")
     allow_cpu_fallback: bool = option(
         False, "Accept a model that runs partly on the CPU instead of failing (see `edgekit check`).")
     out: str = option("convert", "Output folder: model.tflite, report.json, recipe.toml. Replaced atomically.",

@@ -189,7 +189,6 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
     from edgekit.convert import saved_model_to_tflite
     from edgekit.convert.bias_correction import correct_biases
     from edgekit.convert.float16_constants import restore_float32_constants
-    from edgekit.convert.float_front_end import front_end
     from edgekit.metadata import attach
     from edgekit.targets import ConvertSettings
 
@@ -210,10 +209,7 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
             if restored:
                 say.log(f"float16: {restored} constant(s) kept float32")
         if float_front_end and (keep_float or settings.quantization == Quantization.FLOAT16):
-            front = front_end(data)
-            if front.ops:
-                say.log(f"float front end: {front.ops} of {front.total} ops compute the input of "
-                        f"{front.logs} LOG op(s) in float32, from {front.constants} float32 constant(s)")
+            front = _front_end(data, say)
         if bias_correction and settings.quantization.calibrated:
             data, correction = correct_biases(data, saved_model_to_tflite(folder, ConvertSettings()), take)
             say.log(f"bias correction: {correction.corrected} of {correction.weight_ops} convolution and fully "
@@ -222,6 +218,16 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
         data = attach(data, metadata)
     path.write_bytes(data)
     return Converted(path, correction, front, restored)
+
+
+def _front_end(data: bytes, say: Progress) -> FrontEnd:
+    from edgekit.convert.float_front_end import front_end
+
+    front = front_end(data)
+    if front.ops:
+        say.log(f"float front end: {front.ops} of {front.total} ops compute the input of {front.logs} LOG op(s) "
+                f"in float32, from {front.constants} float32 constant(s)")
+    return front
 
 
 def verify_outputs(source: Source, tflite_path: Path, held_back: Samples, profile: TargetProfile,
