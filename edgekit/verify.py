@@ -87,12 +87,22 @@ class OutputAgreement:
         return asdict(self)
 
 
+def snr_db(reference: np.ndarray, other: np.ndarray) -> float:
+    """10·log10(signal power / error power) of ``other`` against ``reference``; infinite when
+    they are equal, minus infinity when the error is infinite."""
+    reference = reference.astype(np.float64)
+    noise = float(np.sum((other.astype(np.float64) - reference) ** 2))
+    if noise == 0:
+        return float("inf")
+    with np.errstate(divide="ignore"):
+        return float(10 * np.log10(max(float(np.sum(reference ** 2)), 1e-30) / noise))
+
+
 def compare_output(name: str, reference: np.ndarray, converted: np.ndarray) -> OutputAgreement:
     ref = reference.astype(np.float64).reshape(len(reference), -1)
     got = converted.astype(np.float64).reshape(len(converted), -1)
     error = got - ref
-    noise, signal = float(np.sum(error ** 2)), float(np.sum(ref ** 2))
-    snr = float("inf") if noise == 0 else 10 * np.log10(max(signal, 1e-30) / noise)
+    snr = snr_db(ref, got)
     norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1)
     cosines = np.where(norms > 0, np.sum(ref * got, axis=1) / np.where(norms > 0, norms, 1), 1.0)
     classes = reference.ndim == 2 and reference.shape[1] > 1

@@ -22,6 +22,7 @@ from edgekit.analyze.model import ModelInfo, Op, read_model
 from edgekit.analyze.schema import schema
 from edgekit.analyze.weights import constant_array
 from edgekit.convert.float_front_end import front_end_nodes
+from edgekit.verify import snr_db
 
 # The least SNR (dB) of a constant's float16 rounding that still counts as rounding.
 _LEAST_FLOAT16_SNR_DB = 60.0
@@ -40,10 +41,9 @@ def restore_float32_constants(half: bytes, reference: bytes, *, front_end: bool 
         values = _float16_constant(half, info, op)
         if values is None:
             continue
-        twin = _twin(values, info.main.tensors[op.outputs[0]].name, twins)
-        if twin is None:
-            continue
-        if info.main.tensors[op.outputs[0]].name in nodes or _float16_snr_db(twin, values) < _LEAST_FLOAT16_SNR_DB:
+        name = info.main.tensors[op.outputs[0]].name
+        twin = _twin(values, name, twins)
+        if twin is not None and (name in nodes or snr_db(twin, values) < _LEAST_FLOAT16_SNR_DB):
             restored[op.index] = twin
     if not restored:
         return half, 0
@@ -80,15 +80,6 @@ def _twin(values: np.ndarray, name: str, twins: dict[tuple, list[tuple[str, np.n
     if not candidates or len({v.tobytes() for _, v in candidates}) > 1:
         return None
     return candidates[0][1]
-
-
-def _float16_snr_db(exact: np.ndarray, half: np.ndarray) -> float:
-    exact = exact.astype(np.float64)
-    error = float(np.sum((exact - half.astype(np.float64)) ** 2))
-    signal = float(np.sum(exact ** 2))
-    if error == 0:
-        return float("inf")
-    return 10 * np.log10(signal / error) if signal > 0 and np.isfinite(error) else float("-inf")
 
 
 def _rewritten(data: bytes, info: ModelInfo, restored: dict[int, np.ndarray]) -> bytes:
