@@ -67,7 +67,7 @@ def saved_model_to_tflite(folder: str, settings: ConvertSettings,
                 converter._experimental_disable_per_channel_quantization_for_dense_layers),
             denylisted_nodes=list(nodes) or None)
     except Exception as exc:  # noqa: BLE001 - as _convert: the quantiser raises several kinds
-        raise ConversionError(f"TFLite int8 quantization failed: {str(exc).splitlines()[0][:400]}") from exc
+        raise _conversion_error("int8 quantization", exc) from exc
     return bytes(deduplicate_readonly_buffers(quantized))
 
 
@@ -121,9 +121,14 @@ def _convert(tf: Any, converter: Any, settings: ConvertSettings,
     try:
         return bytes(converter.convert())
     except Exception as exc:  # noqa: BLE001 - the converter raises ConverterError, RuntimeError, ValueError...
-        lines = ([line for line in str(exc).splitlines() if "error" in line.lower()]
-                 or str(exc).splitlines() or [type(exc).__name__])
-        raise ConversionError(f"TFLite conversion ({quantization}) failed: {lines[0].strip()[:400]}") from exc
+        raise _conversion_error(f"conversion ({quantization})", exc) from exc
+
+
+def _conversion_error(what: str, exc: Exception) -> ConversionError:
+    """One line for the user: the converter's first line that names an error."""
+    lines = ([line for line in str(exc).splitlines() if "error" in line.lower()]
+             or str(exc).splitlines() or [type(exc).__name__])
+    return ConversionError(f"TFLite {what} failed: {lines[0].strip()[:400]}")
 
 
 def _check_settings(settings: ConvertSettings, representative: np.ndarray | dict | None) -> None:
