@@ -7,6 +7,7 @@ from edgekit._tf import keras_module
 from edgekit.analyze.model import Op
 from edgekit.convert.bias_correction import _output_shift, _taps_mean, _WeightOp
 from edgekit.convert.pipeline import convert
+from tests.convert.cli import convert_with_flag
 
 
 def _direct(x, weights, stride, dilation, same, depthwise):
@@ -93,13 +94,5 @@ def test_bias_correction_takes_out_the_shift_that_rounded_weights_add(rounding_b
 
 
 def test_bias_correction_is_a_flag_and_a_recipe_option(rounding_biased_model, tmp_path):
-    from click.testing import CliRunner
-
-    from edgekit.cli import cli
-
     path, samples = rounding_biased_model
-    out = tmp_path / "off"
-    result = CliRunner().invoke(cli, ["convert", str(path), "--calibration", str(samples), "--out", str(out),
-                                      "--no-bias-correction", "--min-snr", "0", "--quiet"])
-    assert result.exit_code == 0, result.output
-    assert "bias_correction = false" in (out / "recipe.toml").read_text()
+    assert "bias_correction = false" in convert_with_flag(path, samples, tmp_path / "off", "--no-bias-correction")

@@ -7,6 +7,7 @@ from edgekit._tf import keras_module, tensorflow
 from edgekit.analyze.model import read_model
 from edgekit.convert.float_front_end import front_end_nodes
 from edgekit.convert.pipeline import convert
+from tests.convert.cli import convert_with_flag
 
 
 @pytest.fixture(scope="module")
@@ -85,16 +86,9 @@ def test_front_end_nodes_are_the_log_and_all_it_reads_and_none_after(log_spectru
 
 
 def test_the_float_front_end_is_a_flag_and_a_recipe_option(log_spectrum_model, tmp_path):
-    from click.testing import CliRunner
-
-    from edgekit.cli import cli
-
     path, samples = log_spectrum_model
     out = tmp_path / "off"
-    result = CliRunner().invoke(cli, ["convert", str(path), "--calibration", str(samples), "--out", str(out),
-                                      "--no-float-front-end", "--min-snr", "0", "--quiet"])
-    assert result.exit_code == 0, result.output
-    assert "float_front_end = false" in (out / "recipe.toml").read_text()
+    assert "float_front_end = false" in convert_with_flag(path, samples, out, "--no-float-front-end")
     assert "LOG" not in _float_op_outputs(out / "model.tflite")
 
 
