@@ -5,9 +5,9 @@ convolutions, a magnitude) and then a LOG, so that quiet bins count as much as l
 int8 gives each tensor 256 uniform steps between its calibrated extremes, so every value
 more than about 48 dB below a tensor's maximum rounds to zero or one step, and the LOG
 turns that rounding into the largest error of the whole model. Measured on basic-pitch's
-note-transcription model (tools/bench_convert.py): int8 throughout, 9.9-11.3 dB SNR per
-output; with its constant-Q front end float, 23.8-32.6 dB. The ops after the LOG see
-values on a log scale and quantise well.
+note-transcription model (tools/bench_convert.py, with bias correction): int8 throughout,
+9.9-11.3 dB SNR per output; with its constant-Q front end float, 25.5-33.3 dB. The ops
+after the LOG see values on a log scale and quantise well.
 
 The ops are kept float the way TensorFlow Lite's QuantizationDebugger keeps the nodes it
 is told to deny (``denylisted_nodes``): the converter calibrates only, and the MLIR

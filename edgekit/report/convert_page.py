@@ -60,7 +60,8 @@ def _float_front_end(front: dict | None) -> str:
     if not front or not front["float_ops"]:
         return ""
     return (f" {front['float_ops']} of its {front['ops']} ops compute the input of {front['log_ops']} LOG op(s) in "
-            "float32: int8 would round that input's quiet values to zero (--no-float-front-end turns this off).")
+            "float32, from float32 weights: a LOG magnifies int8's and float16's rounding (--no-float-front-end "
+            "turns this off).")
 
 
 def _float16_kept(count: int | None) -> str:
