@@ -9,6 +9,13 @@ an unsupported op falls back alone, at the price of a GPU-CPU copy on each side.
 
 ``tf.lite.experimental.Analyzer(gpu_compatibility=True)`` is not used as the
 reference: it has been seen passing models with RFFT2D/complex64 and VAR_HANDLE ops.
+
+Where LiteRT 2.3's GPU accelerator (WebGPU over Vulkan, on an NVIDIA GPU) was seen to
+differ from that list, the measurement wins; those rules say "measured". The table of
+measurements is made by ``tools/bench_gpu_rules.py``: whole models from public packages,
+every distinct op cut from them, and one small model per op they lack, each loaded with
+``CompiledModel`` (GPU with the CPU beside it), ``is_fully_accelerated()`` read, and
+LiteRT's own log of the ops it left to the CPU.
 """
 
 from __future__ import annotations
@@ -19,6 +26,13 @@ from edgekit.analyze.rules import Rule, all_of, by_table, fused_activation, no_m
 from edgekit.targets import TargetKind, TargetProfile
 
 _RUNTIME_TYPES = {"FLOAT32", "FLOAT16", "INT8", "UINT8"}
+# Measured: these ops took bool and int32 tensors (comparison results, a select's condition,
+# indices, stacked shapes), where the list above allows floats alone. int64 (ARG_MAX's
+# default output) and int16 (int16x8 activations) were refused: "Tensor type(...) is not
+# supported".
+_COMPARISONS = {"EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"}
+_TAKES = {"BOOL": _COMPARISONS | {"SELECT", "SELECT_V2", "CAST"},
+          "INT32": {"PACK", "CAST", "ONE_HOT", "GATHER", "TOPK_V2"}}
 _activation = fused_activation({"NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGN_BIT"})
 
 
@@ -71,15 +85,33 @@ def _two_inputs(model: ModelInfo, op: Op) -> str | None:
 
 
 def _cast(model: ModelInfo, op: Op) -> str | None:
+    # Measured: int32 -> float32 was taken as well as the listed bool -> float.
     src, dst = model.tensor(op, op.inputs[0]), model.tensor(op, op.outputs[0])
-    if not (src.dtype == "BOOL" and dst.dtype in ("FLOAT32", "FLOAT16")):
-        return f"CAST {src.dtype} -> {dst.dtype} is not supported (only bool -> float)"
+    if not (src.dtype in ("BOOL", "INT32") and dst.dtype in ("FLOAT32", "FLOAT16")):
+        return f"CAST {src.dtype} -> {dst.dtype} is not supported (only bool or int32 -> float)"
+    return None
+
+
+def _constant_shape(model: ModelInfo, op: Op) -> str | None:
+    # Measured: a RESHAPE whose shape is computed at run time made the GPU accelerator fail
+    # to compile the whole model ("Failed to modify graph with delegate"), not fall back.
+    if len(op.inputs) > 1 and op.inputs[1] >= 0 and not model.tensor(op, op.inputs[1]).is_constant:
+        return "the new shape is computed at run time; the GPU takes a constant one (give the model fixed shapes)"
+    return None
+
+
+def _distinct_inputs(model: ModelInfo, op: Op) -> str | None:
+    # Measured: BATCH_MATMUL of a tensor with itself (x @ x^T) aborted the process in the
+    # accelerator's graph builder ("Node 0 is already a consumer of the value 0"); MUL, ADD
+    # and CONCATENATION of a tensor with itself were taken.
+    if len(op.inputs) >= 2 and op.inputs[0] == op.inputs[1]:
+        return "both operands are the same tensor, which makes LiteRT's GPU accelerator abort the process"
     return None
 
 
 SUPPORTED: dict[str, Rule | None] = {
     "ADD": _two_inputs, "MUL": _two_inputs, "AVERAGE_POOL_2D": _activation, "MAX_POOL_2D": _activation,
-    "BATCH_MATMUL": None, "CONCATENATION": None, "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise,
+    "BATCH_MATMUL": _distinct_inputs, "CONCATENATION": None, "CONV_2D": _conv, "DEPTHWISE_CONV_2D": _depthwise,
     "DEPTH_TO_SPACE": None, "DEQUANTIZE": None, "QUANTIZE": None,
     "FULLY_CONNECTED": _fully_connected, "HARD_SWISH": None, "LSTM": None, "MEAN": _constant_axes,
     "PACK": None, "PRELU": None, "RESHAPE": None, "SLICE": _rank_3_or_4, "SOFTMAX": _softmax,
@@ -93,6 +125,9 @@ SUPPORTED: dict[str, Rule | None] = {
     "DIV": _activation, "EQUAL": None, "FLOOR_DIV": None, "FLOOR_MOD": None, "GREATER": None,
     "GREATER_EQUAL": None, "LESS": None, "LESS_EQUAL": None, "MAXIMUM": None, "MINIMUM": None,
     "NOT_EQUAL": None, "POW": None, "SQUARED_DIFFERENCE": None, "SUB": _activation, "CAST": _cast,
+    # Measured, though not in gpu_compatibility.cc's list: each was taken fully.
+    "ATAN2": None, "CEIL": None, "CUMSUM": None, "GATHER": None, "GELU": None, "ONE_HOT": None, "ROUND": None,
+    "SIGN": None, "TOPK_V2": None, "SELECT": None, "SELECT_V2": None,
 }
 _CUSTOM = {"Convolution2DTransposeBias", "MaxPoolingWithArgmax2D", "MaxUnpooling2D", "Resampler"}
 _RESOURCE_OPS = {"VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE"}
@@ -104,8 +139,9 @@ def _tensor_problem(op: Op, t: Tensor) -> str | None:
         return f"complex tensor '{t.name}' ({t.dtype}) is not supported"
     if t.is_constant or op.opcode == "CAST":
         return None  # CAST is checked on its own below
-    if t.dtype not in _RUNTIME_TYPES:
-        return f"tensor '{t.name}' is {t.dtype}; the GPU runs float32/float16 (or dequantised int8)"
+    if t.dtype not in _RUNTIME_TYPES and op.opcode not in _TAKES.get(t.dtype, ()):
+        return (f"tensor '{t.name}' is {t.dtype}; the GPU runs float32/float16 (or dequantised int8), and bool or "
+                "int32 only in comparisons, selects, casts, gathers and stacks")
     if len(t.shape) > 4:
         return f"tensor '{t.name}' has {len(t.shape)} dimensions; the GPU takes at most 4"
     return None
@@ -128,21 +164,27 @@ def op_problem(model: ModelInfo, op: Op) -> str | None:
         return "DENSIFY (sparse weights) is not taken by LiteRT's GPU accelerator: convert without sparsity"
     if op.opcode not in SUPPORTED:
         return f"{op.opcode} is not supported by the GPU delegate"
+    if op.opcode == "RESHAPE" and (problem := _constant_shape(model, op)):
+        return problem  # before the int32 shape tensor's type: this says what to change
     return by_table(model, op, SUPPORTED, _tensor_problem)
 
 
 @register(TargetKind.GPU)
 def check_gpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
-    issues = []
+    issues, notes = [], []
     for index in model.main.inputs:
         tensor = model.main.tensors[index]
-        # Measured with LiteRT 2.3's CompiledModel on an NVIDIA GPU: an input dynamic in
-        # its batch alone ([-1, 76, 32, 1]) was fully accelerated (the batch is fixed at
-        # allocation); one dynamic in another dimension ([-1, -1]) did not run.
+        # Measured with LiteRT 2.3's CompiledModel: a dynamic dimension is taken at the size
+        # the model was converted with (1) and at no other. A batch-dynamic conv ran fully at
+        # batch 1 and left ops to the CPU at batch 4; a [-1, -1] input left ops to the CPU
+        # at [1, 16000], and a convolution over it failed to compile.
         if any(d < 0 for d in tensor.shape_signature[1:]):
             issues.append(f"dynamic shape: '{tensor.name}' is {list(tensor.shape_signature)}; the GPU accelerator "
                           "needs every dimension but the batch fixed (edgekit convert fixes the batch; give the "
                           "model fixed sizes for the others)")
+        elif tensor.shape_signature and tensor.shape_signature[0] < 0:
+            notes.append(f"'{tensor.name}' has a dynamic batch: the GPU accelerator takes the model at batch 1 "
+                         "only (at batch 4 it left ops to the CPU); edgekit convert fixes the batch")
     rows = []
     for sg in model.subgraphs:
         for op in sg.ops:
@@ -150,4 +192,4 @@ def check_gpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
             if sg.index > 0 and problem is None:
                 problem = "in a secondary subgraph, which the GPU delegate does not take"
             rows.append(row(model, op, Placement.CPU if problem else Placement.TARGET, problem))
-    return report(model, profile, rows, issues)
+    return report(model, profile, rows, issues, notes)

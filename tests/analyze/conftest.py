@@ -122,6 +122,14 @@ def cumsum_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def log_softmax_model(tmp_path_factory):
+    """LOG_SOFTMAX, which LiteRT's GPU accelerator was measured leaving to the CPU, then a RELU."""
+    tf = tensorflow()
+    data = convert_function(lambda x: tf.nn.relu(tf.nn.log_softmax(x)), [tf.TensorSpec([1, 16], tf.float32)])
+    return write(tmp_path_factory, "log_softmax", data)
+
+
+@pytest.fixture(scope="session")
 def flex_model(tmp_path_factory):
     """A TensorFlow (Flex) op: LiteRT's interpreter has no kernel for it."""
     tf = tensorflow()
