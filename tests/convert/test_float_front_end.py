@@ -5,6 +5,7 @@ import pytest
 
 from edgekit._tf import keras_module, tensorflow
 from edgekit.analyze.model import read_model
+from edgekit.analyze.weights import constant_array
 from edgekit.convert.float_front_end import front_end_nodes
 from edgekit.convert.pipeline import convert
 from tests.convert.cli import convert_with_flag
@@ -114,25 +115,64 @@ def test_a_model_without_log_converts_as_it_did_without_the_front_end_step(tmp_p
 
 def test_float16_keeps_the_front_end_and_its_epsilon_float32(log_spectrum_model, tmp_path):
     path, samples = log_spectrum_model
-    snr, kept = {}, {}
+    snr, kept, bank = {}, {}, {}
     for front_end in (True, False):
         result = convert(path, target="gpu", calibration=samples, out=tmp_path / str(front_end), progress=False,
                          float_front_end=front_end, min_snr=0.0)
         [scores] = result.report["verification"]["outputs"]
         snr[front_end], kept[front_end] = scores["snr_db"], result.report["float16_kept_float32"]
         info = read_model(result.tflite_path)
-        eps = [t for t in info.main.tensors if t.is_constant and t.shape == () and t.dtype == "FLOAT32"]
         # log(x + 1e-9): float16 rounds the epsilon to zero, so it stays float32 either way.
-        assert len(eps) == 1, [(t.name, t.dtype) for t in info.main.tensors if t.is_constant]
+        scalars = [constant_array(result.tflite_path.read_bytes(), info, 0, t.index) for t in info.main.tensors
+                   if t.is_constant and t.shape == ()]
+        assert any(v.dtype == np.float32 and v == np.float32(1e-9) for v in scalars), scalars
+        # The filter bank (64 x 16, the one constant too large to count as small) feeds the LOG.
+        bank[front_end] = [t.dtype for t in info.main.tensors if t.is_constant and t.shape == (16, 64)]
         assert all(op.opcode != "DEQUANTIZE" or info.main.tensors[op.inputs[0]].dtype == "FLOAT16"
                    for op in info.main.ops)
         readers = {t for op in info.main.ops for t in op.inputs}
         assert all(t.index in readers for t in info.main.tensors if t.dtype == "FLOAT16")
         page = (result.out / "report.html").read_text(encoding="utf-8")
         assert f"{kept[front_end]} constant(s) were kept float32 rather than float16" in page
-    # The filter bank too with the front end: 2 constants; else only the epsilon.
-    assert kept == {True: 2, False: 1}
+    assert bank == {True: ["FLOAT32"], False: ["FLOAT16"]}
+    assert kept[True] == kept[False] + 1
     assert snr[True] > snr[False] + 1, snr
+
+
+def test_float16_keeps_small_constants_and_what_a_select_reads_float32(tmp_path):
+    """Biases and other constants under 1024 values cost under 2 KB as float32; a constant
+    a comparison reads stays float32 at any size (LiteRT's GPU accelerator miscomputed one)."""
+    tf = tensorflow()
+    rng = np.random.default_rng(0)
+
+    class Gate(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.kernel = tf.constant(rng.normal(size=(64, 64)).astype(np.float32))
+            self.bias = tf.constant(rng.normal(size=(64,)).astype(np.float32))
+            self.floor = tf.constant(rng.normal(size=(64, 64)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 64, 64], tf.float32, name="x")])
+        def __call__(self, x):
+            y = tf.matmul(x, self.kernel) + self.bias
+            return {"y": tf.where(y > self.floor, y, 0.0)}
+
+    module = Gate()
+    saved = tmp_path / "saved_model"
+    tf.saved_model.save(module, str(saved), signatures={"serving_default": module.__call__})
+    samples = tmp_path / "samples.npy"
+    np.save(samples, rng.normal(size=(20, 64, 64)).astype(np.float32))
+    result = convert(saved, target="gpu", calibration=samples, out=tmp_path / "out", progress=False, min_snr=0.0)
+    info = read_model(result.tflite_path)
+    by_shape = {}
+    for t in info.main.tensors:
+        if t.is_constant and t.shape in ((64, 64), (64,)):
+            by_shape.setdefault(t.shape, set()).add(t.dtype)
+    # The kernel (4096 values, read by a matmul) stays float16; the floor (4096, read by
+    # GREATER) and the bias (64) are float32.
+    assert by_shape[(64,)] == {"FLOAT32"}
+    assert by_shape[(64, 64)] == {"FLOAT16", "FLOAT32"}, by_shape
+    assert result.report["float16_kept_float32"] == 3  # with the 0.0 that tf.where selects
 
 
 def test_a_float16_twin_is_found_by_value_and_by_name_only_among_equals():
