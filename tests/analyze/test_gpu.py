@@ -10,6 +10,11 @@ def test_float16_mobilenet_runs_fully_on_the_gpu(mobilenet_float16):
     assert any(op.opcode == "DEQUANTIZE" for op in report.ops)  # float16 weights
 
 
+def test_an_int8_model_gets_a_note_that_the_gpu_runs_it_dequantised(mobilenet_int8, mobilenet_float16):
+    assert any("int8 model" in note for note in check(mobilenet_int8, "gpu").notes)
+    assert not any("int8 model" in note for note in check(mobilenet_float16, "gpu").notes)
+
+
 def test_resource_variables_are_flagged(resource_variable_model):
     report = check(resource_variable_model, "android-gpu")
     reasons = {op.opcode: op.reason for op in report.fallback_ops}
