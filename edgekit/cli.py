@@ -380,6 +380,9 @@ def _ssh_options(command: Any) -> Any:
 @click.option("--device", default=None, help="Edge TPU device: usb, usb:N or pci:N.")
 @click.option("--accelerator", type=click.Choice(["cpu", "gpu", "npu"]), default=None,
               help="Run through LiteRT's CompiledModel API on this accelerator (reports CPU fallback).")
+@click.option("--gpu-f32", "gpu_f32", is_flag=True,
+              help="With --accelerator gpu: compute in float32, not the GPU's default float16 (some models, "
+                   "such as an audio front end feeding a LOG, come out right only in float32).")
 @click.option("--input-shape", default=None, help="Concrete shape for a dynamic input, e.g. 1,224,224,3.")
 @click.option("--inputs", "inputs_dir", type=click.Path(path_type=str), default=None,
               help="Feed real samples instead of random inputs: the images of a folder, or an .npy (one "

@@ -25,6 +25,7 @@ def profile(
     delegate: str | None = None,
     device: str | None = None,
     accelerator: str | None = None,
+    gpu_f32: bool = False,
     input_shape: Sequence[int] | None = None,
     inputs_dir: str | Path | None = None,
     runtime: str | None = None,
@@ -39,7 +40,8 @@ def profile(
     delegate raises :class:`~edgekit.profiler.ProfileError` instead of killing the caller.
     With ``remote="user@host[:port]"`` the models are copied over SSH and measured there.
     ``target``: a profile whose ``[profile]`` section (threads, warm-up, runs, delegate,
-    device, accelerator) gives the settings not passed here. ``per_op``: also time each op
+    device, accelerator) gives the settings not passed here. ``gpu_f32``: the GPU accelerator
+    computes in float32 rather than its default float16. ``per_op``: also time each op
     alone (``Measurement.per_op``).
     """
     single = isinstance(models, (str, Path))
@@ -51,6 +53,7 @@ def profile(
         base, **{k: v for k, v in given.items() if v is not None}, duration=duration,
         input_shape=tuple(input_shape) if input_shape else None,
         inputs_dir=str(inputs_dir) if inputs_dir else None, runtime=runtime, timeout=timeout, per_op=per_op,
+        gpu_f32=gpu_f32,
     ).validate()
     if remote:
         results = [Measurement.from_dict(r) for r in profile_remote(paths, options, remote, ssh or SshSettings())]

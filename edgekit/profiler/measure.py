@@ -70,6 +70,7 @@ def measure(model_path: str | Path, options: ProfileOptions) -> dict:
         "runtime": {"name": runtime.name, "version": runtime.version, "api": runner.api},
         "delegate": runner.delegate,
         "accelerator": options.accelerator,
+        "gpu_f32": options.gpu_f32,
         "fully_accelerated": runner.fully_accelerated,
         "threads": options.threads,
         "inputs": [{"name": d["name"], "shape": list(d["shape"]), "dtype": d["dtype"]} for d in runner.inputs],
@@ -293,7 +294,7 @@ class _CompiledRunner:
         try:
             from ai_edge_litert.compiled_model import CompiledModel
             from ai_edge_litert.hardware_accelerator import HardwareAccelerator
-            from ai_edge_litert.options import CpuOptions, Options
+            from ai_edge_litert.options import CpuOptions, GpuOptions, Options
         except ImportError as exc:
             raise ProfileError(f"--accelerator needs ai-edge-litert's CompiledModel API: {exc}") from None
         accel = HardwareAccelerator[options.accelerator.upper()]
@@ -301,7 +302,8 @@ class _CompiledRunner:
             # With the CPU beside it, ops the accelerator lacks fall back instead of failing,
             # and is_fully_accelerated() says whether any did.
             accel = HardwareAccelerator(accel | HardwareAccelerator.CPU)
-        settings = Options(hardware_accelerators=accel, cpu_options=CpuOptions(num_threads=options.threads))
+        settings = Options(hardware_accelerators=accel, cpu_options=CpuOptions(num_threads=options.threads),
+                           gpu_options=GpuOptions(enforce_f32=options.gpu_f32))
         try:
             self.model = CompiledModel.from_file(str(model_path), options=settings)
             signature = next(iter(self.model.get_signature_list()))

@@ -24,6 +24,9 @@ class ProfileOptions:
     device: str | None = None
     # LiteRT CompiledModel hardware accelerator: cpu, gpu or npu.
     accelerator: str | None = None
+    # The GPU accelerator in float32 arithmetic (GpuOptions.enforce_f32). Its default float16
+    # arithmetic was measured losing basic-pitch's outputs entirely (tools/bench_gpu_accuracy.py).
+    gpu_f32: bool = False
     # Concrete shape for a dynamic input, e.g. (1, 224, 224, 3); -1 dimensions become 1 otherwise.
     input_shape: tuple[int, ...] | None = None
     # A folder of images fed as inputs instead of random values.
@@ -45,6 +48,8 @@ class ProfileOptions:
             raise ConfigError(f"duration must be positive, got {self.duration}")
         if self.accelerator is not None and self.accelerator not in ACCELERATORS:
             raise ConfigError(f"accelerator must be one of {', '.join(ACCELERATORS)}, got {self.accelerator!r}")
+        if self.gpu_f32 and self.accelerator != "gpu":
+            raise ConfigError("--gpu-f32 applies to the GPU accelerator: add --accelerator gpu")
         if self.accelerator and self.delegate:
             raise ConfigError("choose either a delegate (Interpreter API) or an accelerator (CompiledModel API)")
         if self.timeout <= 0:

@@ -114,6 +114,8 @@ def _option_args(options: ProfileOptions) -> list[str]:
             args += [flag, value]
     if options.per_op:
         args.append("--per-op")
+    if options.gpu_f32:
+        args.append("--gpu-f32")
     if options.input_shape:
         args += ["--input-shape", ",".join(str(d) for d in options.input_shape)]
     if options.inputs_dir:

@@ -48,6 +48,8 @@ class Measurement:
     samples_ms: list = field(default_factory=list)
     # Each op timed alone (profiler.per_op), or {"error": ...} when that failed; None unless asked.
     per_op: dict | None = None
+    # The GPU accelerator in float32 arithmetic (--gpu-f32); False from an older edgekit.
+    gpu_f32: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> "Measurement":
@@ -68,6 +70,8 @@ def render(m: Measurement) -> str:
     where = m.remote["host"] if m.remote else "this machine"
     system = m.system
     accel = m.delegate or (f"{m.accelerator} accelerator" if m.accelerator else "default (XNNPACK on the CPU)")
+    if m.gpu_f32:
+        accel += " in float32"
     if m.fully_accelerated is not None:
         accel += ", fully accelerated" if m.fully_accelerated else ", NOT fully accelerated (CPU fallback)"
     condition = [system.get("board") or system.get("cpu") or system.get("machine"), f"{system.get('cores')} cores"]

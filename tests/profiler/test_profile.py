@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from edgekit.cli import cli
-from edgekit.profiler import Measurement, ProfileError, profile
+from edgekit.profiler import Measurement, ProfileError, profile, render
 
 
 def test_profile_path_never_imports_tensorflow_or_matplotlib(small_float_model):
@@ -137,6 +137,28 @@ def test_gpu_accelerator_measures_on_a_gpu_and_says_why_not_without_one(small_fl
     else:
         with pytest.raises(ProfileError, match="gpu accelerator cannot run the model here"):
             profile(small_float_model, runs=5, accelerator="gpu")
+
+
+def test_gpu_f32_reaches_the_gpu_accelerator_or_says_why_not(small_float_model):
+    if _has_gpu():
+        m = profile(small_float_model, runs=5, accelerator="gpu", gpu_f32=True)
+        assert m.gpu_f32 and "gpu accelerator in float32" in render(m)
+    else:
+        with pytest.raises(ProfileError, match="gpu accelerator cannot run the model here"):
+            profile(small_float_model, runs=5, accelerator="gpu", gpu_f32=True)
+
+
+def test_gpu_f32_without_the_gpu_accelerator_is_a_one_line_error(small_float_model):
+    result = CliRunner().invoke(cli, ["profile", str(small_float_model), "--gpu-f32", "--runs", "5"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: --gpu-f32 applies to the GPU accelerator: add --accelerator gpu\n"
+
+
+def test_a_measurement_from_an_older_edgekit_reads_as_the_gpus_default_precision(small_float_model):
+    data = profile(small_float_model, runs=5, accelerator="cpu").to_dict()
+    assert data["gpu_f32"] is False
+    del data["gpu_f32"]
+    assert Measurement.from_dict(data).gpu_f32 is False
 
 
 def test_several_models_are_compared(small_float_model, leaky_relu_int8):

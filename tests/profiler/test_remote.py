@@ -133,3 +133,12 @@ def test_calibrate_over_ssh_fits_the_timings_taken_there(sshd, tmp_path):
     assert f"on {result.host}" in result.fit.model.source
     profile = load_target(str(write_profile(result, tmp_path / "far.toml")))
     assert profile.cost_model.float32 is not None
+
+
+def test_the_remote_command_carries_gpu_f32():
+    from edgekit.profiler.options import ProfileOptions
+    from edgekit.profiler.remote import _option_args
+
+    args = _option_args(ProfileOptions(accelerator="gpu", gpu_f32=True).validate())
+    assert args[args.index("--accelerator") + 1] == "gpu" and "--gpu-f32" in args
+    assert "--gpu-f32" not in _option_args(ProfileOptions(accelerator="gpu"))
