@@ -83,78 +83,82 @@ def _model(path: Path, mode: str):
     return CompiledModel.from_file(str(path), options=options)
 
 
-def _variants(folder: Path, name: str) -> list[Path]:
-    """Every conversion of ``name`` in the folder: prepare's, and any other put there by hand."""
-    return sorted(p for p in (folder / "models").glob(f"{name}_*.tflite"))
+def _conversions(folder: Path, arrays: str):
+    """(model name, its ``arrays`` npz as a dict, conversion variant) for every conversion in
+    the folder: prepare's, and any other put in models/ by hand as NAME_VARIANT.tflite."""
+    for name in MODELS:
+        path = folder / f"{name}.{arrays}.npz"
+        if not path.exists():
+            continue
+        data = dict(np.load(path))
+        for model in sorted((folder / "models").glob(f"{name}_*.tflite")):
+            yield name, data, model.stem[len(name) + 1:]
+
+
+def _outputs(model, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The model's outputs by name, one sample at a time."""
+    signature = next(iter(model.get_signature_list()))
+    outs = model.get_output_tensor_details(signature)
+    results: dict[str, list] = {n: [] for n in outs}
+    for i in range(len(next(iter(inputs.values())))):
+        in_buffers, out_buffers = model.create_input_buffers(0), model.create_output_buffers(0)
+        for buffer, value in zip(in_buffers, inputs.values()):
+            buffer.write(np.ascontiguousarray(value[i:i + 1], np.float32))
+        model.run_by_index(0, in_buffers, out_buffers)
+        for buffer, (n, d) in zip(out_buffers, outs.items()):
+            shape = [int(v) for v in d["shape"]]
+            results[n].append(np.asarray(buffer.read(int(np.prod(shape)), np.float32)).reshape(shape))
+    return {n: np.concatenate(v) for n, v in results.items()}
 
 
 def measure(folder: Path) -> None:
     out = folder / "outputs"
     out.mkdir(exist_ok=True)
     summary = {}
-    for name in MODELS:
-        if not (folder / f"{name}.inputs.npz").exists():
-            continue
-        inputs = dict(np.load(folder / f"{name}.inputs.npz"))
-        for path in _variants(folder, name):
-            variant = path.stem[len(name) + 1:]
-            for mode in MODES:
-                key = f"{name}_{variant}.{mode}"
-                try:
-                    model = _model(path, mode)
-                    signature = next(iter(model.get_signature_list()))
-                    outs = model.get_output_tensor_details(signature)
-                    results: dict[str, list] = {n: [] for n in outs}
-                    count = len(next(iter(inputs.values())))
-                    for i in range(count):
-                        in_buffers, out_buffers = model.create_input_buffers(0), model.create_output_buffers(0)
-                        for buffer, value in zip(in_buffers, inputs.values()):
-                            buffer.write(np.ascontiguousarray(value[i:i + 1], np.float32))
-                        model.run_by_index(0, in_buffers, out_buffers)
-                        for buffer, (n, d) in zip(out_buffers, outs.items()):
-                            shape = [int(v) for v in d["shape"]]
-                            results[n].append(np.asarray(buffer.read(int(np.prod(shape)), np.float32)).reshape(shape))
-                    np.savez(out / f"{key}.npz", **{n: np.concatenate(v) for n, v in results.items()})
-                    summary[key] = {"fully_accelerated": bool(model.is_fully_accelerated()) if mode != "cpu" else None}
-                except Exception as exc:  # noqa: BLE001 - LiteRT raises RuntimeError with its status trace
-                    summary[key] = {"error": " ".join(str(exc).split())[:300]}
-                print(key, summary[key], flush=True)
+    for name, inputs, variant in _conversions(folder, "inputs"):
+        for mode in MODES:
+            key = f"{name}_{variant}.{mode}"
+            try:
+                model = _model(folder / "models" / f"{name}_{variant}.tflite", mode)
+                np.savez(out / f"{key}.npz", **_outputs(model, inputs))
+                summary[key] = {"fully_accelerated": bool(model.is_fully_accelerated()) if mode != "cpu" else None}
+            except Exception as exc:  # noqa: BLE001 - LiteRT raises RuntimeError with its status trace
+                summary[key] = {"error": " ".join(str(exc).split())[:300]}
+            print(key, summary[key], flush=True)
     (folder / "measured.json").write_text(json.dumps(summary, indent=1))
 
 
-def compare(folder: Path) -> None:
+def _cell(expected: np.ndarray, got: np.ndarray, name: str, partly: bool) -> str:
     from edgekit.verify import compare_output
 
+    agreement = compare_output(name, expected, got).to_dict()
+    text = f"{agreement['snr_db']:.1f} dB"
+    if agreement.get("top1_agreement") is not None:
+        text += f" ({agreement['top1_agreement']:.3f})"
+    return text + (", partly on CPU" if partly else "")
+
+
+def compare(folder: Path) -> None:
     summary = json.loads((folder / "measured.json").read_text())
     print("| model | output | CPU (as edgekit convert verifies) | GPU, default precision | GPU, enforce_f32 |")
     print("| --- | --- | --- | --- | --- |")
-    for name in MODELS:
-        if not (folder / f"{name}.expected.npz").exists():
-            continue
-        expected = dict(np.load(folder / f"{name}.expected.npz"))
-        for path in _variants(folder, name):
-            variant = path.stem[len(name) + 1:]
-            cells: dict[str, dict[str, str]] = {o: {} for o in expected}
-            for mode in MODES:
-                key = f"{name}_{variant}.{mode}"
-                path = folder / "outputs" / f"{key}.npz"
-                if not path.exists():
-                    for o in expected:
-                        cells[o][mode] = f"error: {summary.get(key, {}).get('error', 'not run')[:60]}"
-                    continue
-                got = dict(np.load(path))
-                if len(got) == len(expected) == 1:
-                    got = {next(iter(expected)): next(iter(got.values()))}  # Keras 3 names it output_0
-                for o in expected:
-                    agreement = compare_output(o, expected[o], got[o]).to_dict()
-                    text = f"{agreement['snr_db']:.1f} dB"
-                    if agreement.get("top1_agreement") is not None:
-                        text += f" ({agreement['top1_agreement']:.3f})"
-                    if summary.get(key, {}).get("fully_accelerated") is False:
-                        text += ", partly on CPU"
-                    cells[o][mode] = text
+    for name, expected, variant in _conversions(folder, "expected"):
+        cells: dict[str, dict[str, str]] = {o: {} for o in expected}
+        for mode in MODES:
+            key = f"{name}_{variant}.{mode}"
+            path = folder / "outputs" / f"{key}.npz"
             for o in expected:
-                print(f"| {name}/{variant} | {o} | {cells[o]['cpu']} | {cells[o]['gpu']} | {cells[o]['gpu_f32']} |")
+                cells[o][mode] = f"error: {summary.get(key, {}).get('error', 'not run')[:60]}"
+            if not path.exists():
+                continue
+            got = dict(np.load(path))
+            if len(got) == len(expected) == 1:
+                got = {next(iter(expected)): next(iter(got.values()))}  # Keras 3 names it output_0
+            partly = summary.get(key, {}).get("fully_accelerated") is False
+            for o in expected:
+                cells[o][mode] = _cell(expected[o], got[o], o, partly)
+        for o in expected:
+            print(f"| {name}/{variant} | {o} | {cells[o]['cpu']} | {cells[o]['gpu']} | {cells[o]['gpu_f32']} |")
 
 
 def main() -> None:
