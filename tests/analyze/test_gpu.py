@@ -140,3 +140,30 @@ def test_gpu_verdicts_match_the_ops_litert_gpu_accelerator_took(tmp_path, case):
         assert "same tensor" in report.fallback_ops[0].reason
     if case == "reshape_to_a_fed_shape":
         assert "computed at run time" in report.fallback_ops[0].reason
+
+
+@pytest.mark.parametrize("kernel, stride, int8, wrong", [(1, 2, True, True), (1, 1, True, False),
+                                                         (3, 2, True, False), (1, 2, False, False)])
+def test_only_an_int8_strided_1x1_convolution_is_said_to_be_computed_wrongly(tmp_path, kernel, stride, int8, wrong):
+    """As measured on LiteRT 2.3's GPU accelerator: int8 1x1 stride 2 came out wrong; int8
+    1x1 stride 1, int8 3x3 stride 2 and float 1x1 stride 2 matched the CPU."""
+    from edgekit._tf import tensorflow
+
+    tf = tensorflow()
+    rng = np.random.default_rng(0)
+    weights = tf.constant(rng.normal(size=(kernel, kernel, 8, 16)).astype(np.float32))
+    fn = tf.function(lambda x: tf.nn.conv2d(x, weights, stride, "SAME"),
+                     input_signature=[tf.TensorSpec((1, 16, 16, 8), tf.float32)])
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
+    if int8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 16, 16, 8)).astype(np.float32)]
+                                                    for _ in range(8))
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    path = tmp_path / "conv.tflite"
+    path.write_bytes(converter.convert())
+    report = check(path, "gpu")
+    said = [issue for issue in report.model_issues if issue.startswith("computed wrongly")]
+    assert bool(said) is wrong, report.model_issues
+    assert not report.fallback_ops  # the GPU takes it either way
+    assert report.fully_supported is not wrong
