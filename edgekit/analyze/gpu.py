@@ -30,8 +30,10 @@ _RUNTIME_TYPES = {"FLOAT32", "FLOAT16", "INT8", "UINT8"}
 # indices, stacked shapes), where the list above allows floats alone. int64 (ARG_MAX's
 # default output) and int16 (int16x8 activations) were refused: "Tensor type(...) is not
 # supported".
-_COMPARISONS = {"EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL"}
-_TAKES = {"BOOL": _COMPARISONS | {"SELECT", "SELECT_V2", "CAST"},
+# The ops that make or use a bool; convert.float16_constants keeps their constants float32.
+COMPARISONS_AND_SELECTS = frozenset({"EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "SELECT",
+                                     "SELECT_V2"})
+_TAKES = {"BOOL": COMPARISONS_AND_SELECTS | {"CAST"},
           "INT32": {"PACK", "CAST", "ONE_HOT", "GATHER", "TOPK_V2"}}
 _activation = fused_activation({"NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGN_BIT"})
 

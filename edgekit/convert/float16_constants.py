@@ -26,6 +26,7 @@ from __future__ import annotations
 import flatbuffers
 import numpy as np
 
+from edgekit.analyze.gpu import COMPARISONS_AND_SELECTS
 from edgekit.analyze.model import ModelInfo, Op, read_model
 from edgekit.analyze.schema import schema
 from edgekit.analyze.weights import constant_array
@@ -36,8 +37,6 @@ from edgekit.verify import snr_db
 _LEAST_FLOAT16_SNR_DB = 60.0
 # Fewer values than this: float16 would save under 2 KB.
 _SMALL = 1024
-_COMPARISON_OR_SELECT = {"EQUAL", "NOT_EQUAL", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "SELECT",
-                         "SELECT_V2"}
 
 
 def restore_float32_constants(half: bytes, reference: bytes, *, front_end: bool = True) -> tuple[bytes, int]:
@@ -60,7 +59,7 @@ def restore_float32_constants(half: bytes, reference: bytes, *, front_end: bool 
         name = info.main.tensors[op.outputs[0]].name
         twin = _twin(values, name, twins)
         if twin is not None and (name in nodes or values.size < _SMALL
-                                 or readers.get(op.outputs[0], set()) & _COMPARISON_OR_SELECT
+                                 or readers.get(op.outputs[0], set()) & COMPARISONS_AND_SELECTS
                                  or snr_db(twin, values) < _LEAST_FLOAT16_SNR_DB):
             restored[op.index] = twin
     if not restored:
