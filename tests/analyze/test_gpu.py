@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from edgekit.analyze import Placement, check, read_model
+from tests.analyze.conftest import convert_function
 
 
 def test_float16_mobilenet_runs_fully_on_the_gpu(mobilenet_float16):
@@ -131,9 +132,8 @@ def test_gpu_verdicts_match_the_ops_litert_gpu_accelerator_took(tmp_path, case):
     make, shapes, fully = _MEASURED[case]
     specs = [tf.TensorSpec(s, tf.float32) if isinstance(s, list) else tf.TensorSpec(s[0], getattr(tf, s[1]))
              for s in shapes]
-    concrete = tf.function(make(tf)).get_concrete_function(*specs)
     path = tmp_path / f"{case}.tflite"
-    path.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([concrete]).convert())
+    path.write_bytes(convert_function(make(tf), specs))
     report = check(path, "gpu")
     assert report.fully_supported is fully, report.table()
     if case == "batch_matmul_of_itself":
