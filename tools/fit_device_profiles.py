@@ -3,8 +3,9 @@
     python tools/fit_device_profiles.py [--write]
 
 For each device with published whole-model latencies (the tables cited below), the
-architectures are built here (keras.applications, random weights: latency does not
-depend on their values) and converted; their op-level features come from the same
+architectures are built here (keras.applications, or slim_architectures for the two
+Inceptions it lacks; random weights: latency does not depend on their values) and
+converted; their op-level features come from the same
 code `edgekit estimate` uses. Then:
 
 - Raspberry Pi 4 (XNNPACK, float32): the relative op-class costs of this machine's
@@ -55,18 +56,18 @@ PUBLISHED = {
     "coral-usb": {"source": CORAL + ", column 'Desktop CPU + USB Accelerator (USB 3.0) with Edge TPU'", "times": {
         "mobilenet_v1": 2.4, "mobilenet_v2": 2.6, "resnet50_v1_299": 49.0, "resnet50_v2_299": 50.0,
         "resnet152_v2_299": 128.0, "inception_resnet_v2_299": 57.0, "vgg16": 296.0, "vgg19": 308.0,
-        "densenet121": 20.0}},
+        "densenet121": 20.0, "inception_v1": 3.4, "inception_v4_299": 85.0}},
     "coral-devboard": {"source": CORAL + ", column 'Dev Board with Edge TPU'", "times": {
         "mobilenet_v1": 2.4, "mobilenet_v2": 2.6, "resnet50_v1_299": 56.0, "resnet50_v2_299": 59.0,
         "resnet152_v2_299": 151.0, "inception_resnet_v2_299": 69.0, "vgg16": 343.0, "vgg19": 357.0,
-        "densenet121": 25.0}},
+        "densenet121": 25.0, "inception_v1": 4.1, "inception_v4_299": 102.0}},
 }
 FAMILY = {**{f"mobilenet_v1_{a}_{r}": "MobileNet v1" for a, r in _V1_GPU}, "inception_v3_299": "Inception",
           "resnet101_v2_299": "ResNet",
           "mobilenet_v1": "MobileNet v1", "mobilenet_v2": "MobileNet v2", "mobilenet_v3_large": "MobileNet v3",
           "mobilenet_v3_small": "MobileNet v3", "resnet50_v1_299": "ResNet", "resnet50_v2_299": "ResNet",
           "resnet152_v2_299": "ResNet", "inception_resnet_v2_299": "Inception", "vgg16": "VGG", "vgg19": "VGG",
-          "densenet121": "DenseNet"}
+          "densenet121": "DenseNet", "inception_v1": "Inception", "inception_v4_299": "Inception"}
 ON_CHIP = 8_000_000
 # A fit whose leave-one-family-out median error is above this is not shipped.
 TARGET = 0.25
@@ -76,6 +77,10 @@ def architecture(name: str):
     from edgekit._tf import keras_module
 
     apps = keras_module().applications
+    if name in ("inception_v1", "inception_v4_299"):
+        from slim_architectures import build
+
+        return build(name.removesuffix("_299"))
     if name.startswith("mobilenet_v1_"):
         alpha, size = name.split("_")[2:]
         return apps.MobileNet(input_shape=(int(size), int(size), 3), alpha=float(alpha), weights=None)
