@@ -121,8 +121,17 @@ def features(name: str, folder: Path) -> Features:
 
 
 def nnls(columns: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Non-negative least squares on relative error."""
-    return fit_nnls(columns, target, 1 / target)
+    """Non-negative least absolute relative error, by iteratively reweighted least squares.
+
+    The target is a median absolute error, and a squared loss lets one figure that the
+    terms cannot explain pull every other prediction: the Coral's Inception-ResNet v2 runs
+    in half the time its MACs and streamed weights say."""
+    weight = 1 / target
+    x = fit_nnls(columns, target, weight)
+    for _ in range(50):
+        residual = np.abs(columns @ x / target - 1)
+        x = fit_nnls(columns, target, weight / np.sqrt(np.maximum(residual, 1e-3)))
+    return x
 
 
 def edgetpu_columns(f: Features) -> list[float]:
