@@ -419,8 +419,7 @@ def measure_latency(tflite_path: Path, plan: Plan, say: Progress) -> dict:
         from edgekit.latency import estimate
 
         estimated = estimate(tflite_path, plan.profile)
-        say.log(f"estimated on {plan.profile.id}: {estimated.estimated_ms:.3f} ms "
-                f"({estimated.low_ms:.3f} - {estimated.high_ms:.3f}), from its cost model")
+        say.log(f"estimated: {estimated.summary(f'on {plan.profile.id}')}, from its cost model")
         latency["estimate"] = estimated.to_dict()
     return latency
 

@@ -337,9 +337,8 @@ def check(model: str, target: str, as_json: bool, no_compile: bool, compiled_dir
     else:
         click.echo(report.table())
         if estimated is not None:
-            click.echo(f"estimate: {estimated.estimated_ms:.3f} ms on {estimated.target} "
-                       f"(band {estimated.low_ms:.3f} - {estimated.high_ms:.3f} ms), from its cost model, "
-                       "not measured; per op: edgekit estimate")
+            click.echo(f"estimate: {estimated.summary(f'on {estimated.target}')}; from its cost model, not "
+                       "measured; per op: edgekit estimate")
     sys.exit(0 if report.fully_supported else 1)
 
 

@@ -30,14 +30,27 @@ class Estimate:
     high_ms: float
     ops: list  # index, opcode, layer, op_class, dtype, placement, macs, bytes, ms
     notes: list
+    # Ops the cost model has no coefficients for: the total leaves them out.
+    left_out: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def summary(self, where: str = "") -> str:
+        """The total (``where``, such as "on rpi4", after it) with its band, and what it
+        leaves out: a total that leaves ops out is only a lower bound, which a reader must
+        not miss."""
+        text = (f"{self.estimated_ms:.3f} ms{' ' + where if where else ''} "
+                f"(band {self.low_ms:.3f} - {self.high_ms:.3f} ms)")
+        if self.left_out:
+            text += (f", leaving out {self.left_out} of {len(self.ops)} ops that the cost model has no "
+                     "coefficients for")
+        return text
+
     def render(self) -> str:
         lines = [f"model       {self.model}",
                  f"target      {self.target}, {self.threads} thread(s); cost model: {self.source}",
-                 f"estimate    {self.estimated_ms:.3f} ms (band {self.low_ms:.3f} - {self.high_ms:.3f} ms)",
+                 f"estimate    {self.summary()}",
                  f"  {'#':>4}  {'op':<20} {'class':<15} {'type':<7} {'kernel':<8} {'runs on':<8} {'est. ms':>9}  layer"]
         for row in self.ops:
             ms = "-" if row["ms"] is None else f"{row['ms']:.4f}"
@@ -83,10 +96,12 @@ def estimate(model: str | Path, target: str | Path | TargetProfile) -> Estimate:
     missing = sorted({r["opcode"] for r in rows if r["ms"] is None})
     if missing:
         notes.append(f"no coefficients for {', '.join(missing)}: left out of the total")
+    # Ops on the Edge TPU cost its own coefficients, never the CPU's.
+    on_cpu = rows if not tpu_ops else [r for r in rows if r["placement"] != "target"]
     for dtype in (DType.INT8, DType.FLOAT32):
         for on_builtin in (False, True):
             used = any(r["dtype"] == dtype.value and (r["kernel"] == "built-in") == on_builtin and r["ms"]
-                       for r in rows)
+                       for r in on_cpu)
             if used and costs.borrows(dtype, on_builtin):
                 path = "built-in kernel" if on_builtin else "XNNPACK"
                 notes.append(f"the cost model has no {dtype.value} {path} coefficients: those ops borrow others")
@@ -95,7 +110,8 @@ def estimate(model: str | Path, target: str | Path | TargetProfile) -> Estimate:
         total += _off_chip_ms(info, profile, costs, notes)
     band = costs.band
     return Estimate(model=str(model), target=profile.id, threads=costs.threads, source=costs.source,
-                    estimated_ms=total, low_ms=total * (1 - band), high_ms=total * (1 + band), ops=rows, notes=notes)
+                    estimated_ms=total, low_ms=total * (1 - band), high_ms=total * (1 + band), ops=rows, notes=notes,
+                    left_out=sum(r["ms"] is None for r in rows))
 
 
 def _builtin_ops(model: str | Path, info, profile: TargetProfile) -> set[int]:

@@ -68,6 +68,9 @@ def latency(page: Page, measured: dict | None) -> None:
     section.add(facts(tiles))
     if estimated:
         section.add(paragraph(f"The estimate comes from the target's cost model: {estimated['source']}.", muted=True))
+        if estimated.get("left_out"):
+            section.add(paragraph(f"It leaves out {estimated['left_out']} of {len(estimated['ops'])} ops, which the "
+                                  "cost model has no coefficients for: the true latency is higher.", muted=True))
     per_op = measured.get("per_op") or {}
     if "error" in per_op:
         section.add(note(f"per-op times not measured: {per_op['error']}"))

@@ -139,6 +139,46 @@ def test_the_edge_tpu_estimate_counts_parameters_that_miss_the_on_chip_memory(tm
     on_chip = sum(r["ms"] for r in result.ops)
     assert on_chip == pytest.approx(sum(0.01 + 0.001 * r["macs"] / 1e6 for r in result.ops if r["ms"]))
     assert result.estimated_ms == pytest.approx(on_chip + 100.0 * streamed / 1e6)
+    # Nothing runs on the CPU, so nothing borrows CPU coefficients and nothing is left out.
+    assert result.left_out == 0 and not any("borrow" in n for n in result.notes), result.notes
+
+
+def test_ops_the_edge_tpu_leaves_to_a_cpu_without_coefficients_are_counted_out_aloud(tmp_path):
+    import numpy as np
+
+    from edgekit._tf import keras_module
+    from edgekit.convert import to_tflite
+
+    keras = keras_module()
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, name="on_tpu")(inputs)
+    x = keras.layers.LeakyReLU(0.1, name="leaky")(x)  # not an Edge TPU op: it and all after run on the CPU
+    x = keras.layers.Conv2D(8, 3, name="after_leaky")(x)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D(name="gap")(x))
+    path = tmp_path / "leaky.tflite"
+    samples = np.random.default_rng(0).uniform(0, 255, (8, 16, 16, 3)).astype(np.float32)
+    path.write_bytes(to_tflite(model, load_target("edgetpu").convert, batch_size=1, representative=samples))
+    target = tmp_path / "tpu_only.toml"
+    target.write_text('inherits = "edgetpu"\n[cost_model]\nsource = "a test"\n'
+                      "[cost_model.edgetpu]\nfixed_ms = 0.01\nper_mmac_ms = 0.001\noff_chip_per_mb_ms = 1.0\n")
+    result = estimate(path, str(target))
+    cpu_rows = [r for r in result.ops if r["placement"] != "target"]
+    assert cpu_rows and any(r["opcode"] == "LEAKY_RELU" for r in cpu_rows)
+    assert result.left_out == sum(r["ms"] is None for r in cpu_rows) > 0
+    assert f"leaving out {result.left_out} of {len(result.ops)} ops" in result.summary()
+    text = CliRunner().invoke(cli, ["check", str(path), "--target", str(target)]).stdout
+    assert f"leaving out {result.left_out} of {len(result.ops)} ops" in text, text
+
+
+def test_the_coral_dev_board_ships_an_edge_tpu_cost_model_that_prices_a_tpu_model(small_int8_model):
+    board = load_target("coral-devboard").cost_model
+    assert board.edgetpu is not None and "coral.ai/docs/edgetpu/benchmarks" in board.source
+    result = estimate(small_int8_model, "coral-devboard")
+    assert all(r["placement"] == "target" for r in result.ops) and result.left_out == 0
+    tpu = board.edgetpu
+    assert result.estimated_ms == pytest.approx(sum(tpu.fixed_ms + tpu.per_mmac_ms * r["macs"] / 1e6
+                                                    for r in result.ops if r["ms"]))
 
 
 @pytest.mark.parametrize("table, message", [
