@@ -93,6 +93,21 @@ def test_edgekit_report_renders_again_from_report_json_and_escapes_what_the_data
     assert _figures(page) == BUILD_FIGURES[:3] + ["mistakes"] + BUILD_FIGURES[3:]
 
 
+def test_a_build_page_says_how_many_ops_its_latency_estimate_leaves_out(staged_build, tmp_path):
+    from edgekit.latency import estimate
+
+    copy = tmp_path / "copy"
+    shutil.copytree(staged_build.out, copy)
+    report = json.loads((copy / "report.json").read_text())
+    estimated = estimate(copy / "model.tflite", "rpi4").to_dict()
+    assert estimated["left_out"] == 0
+    report["latency"]["estimate"] = {**estimated, "left_out": 2}  # as a profile without CPU coefficients gives
+    (copy / "report.json").write_text(json.dumps(report))
+    assert CliRunner().invoke(cli, ["report", str(copy)]).exit_code == 0
+    page = (copy / "report.html").read_text()
+    assert f"It leaves out 2 of {len(estimated['ops'])} ops, which the cost model has no coefficients for" in page
+
+
 def test_a_conversion_writes_a_report_html_with_its_verification(conversion):
     page = (conversion.out / "report.html").read_text(encoding="utf-8")
     assert _figures(page) == ["snr", "weights", "placement", "timings"]
