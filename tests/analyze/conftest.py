@@ -78,10 +78,17 @@ def dynamic_batch_int8(tmp_path_factory):
                  to_tflite(model, settings, batch_size=0, representative=_calibration((8, 8, 3))))
 
 
-def convert_function(fn, signature, *, resource_variables=False, select_tf_ops=False, trackable=None) -> bytes:
+def convert_function(fn, signature, *, resource_variables=False, select_tf_ops=False, trackable=None,
+                     int8_samples=None) -> bytes:
+    """``fn`` traced at ``signature`` and converted; ``int8_samples`` (lists of inputs):
+    fully int8, calibrated on them."""
     tf = tensorflow()
     concrete = tf.function(fn).get_concrete_function(*signature)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], trackable)
+    if int8_samples is not None:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: iter(int8_samples)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     if resource_variables:
         converter.experimental_enable_resource_variables = True
     if select_tf_ops:

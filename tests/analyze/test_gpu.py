@@ -152,16 +152,10 @@ def test_only_an_int8_strided_1x1_convolution_is_said_to_be_computed_wrongly(tmp
     tf = tensorflow()
     rng = np.random.default_rng(0)
     weights = tf.constant(rng.normal(size=(kernel, kernel, 8, 16)).astype(np.float32))
-    fn = tf.function(lambda x: tf.nn.conv2d(x, weights, stride, "SAME"),
-                     input_signature=[tf.TensorSpec((1, 16, 16, 8), tf.float32)])
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()])
-    if int8:
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([rng.uniform(-1, 1, (1, 16, 16, 8)).astype(np.float32)]
-                                                    for _ in range(8))
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    samples = [[rng.uniform(-1, 1, (1, 16, 16, 8)).astype(np.float32)] for _ in range(8)] if int8 else None
     path = tmp_path / "conv.tflite"
-    path.write_bytes(converter.convert())
+    path.write_bytes(convert_function(lambda x: tf.nn.conv2d(x, weights, stride, "SAME"),
+                                      [tf.TensorSpec((1, 16, 16, 8), tf.float32)], int8_samples=samples))
     report = check(path, "gpu")
     said = [issue for issue in report.model_issues if issue.startswith("computed wrongly")]
     assert bool(said) is wrong, report.model_issues
