@@ -68,7 +68,6 @@ FAMILY = {**{f"mobilenet_v1_{a}_{r}": "MobileNet v1" for a, r in _V1_GPU}, "ince
           "mobilenet_v3_small": "MobileNet v3", "resnet50_v1_299": "ResNet", "resnet50_v2_299": "ResNet",
           "resnet152_v2_299": "ResNet", "inception_resnet_v2_299": "Inception", "vgg16": "VGG", "vgg19": "VGG",
           "densenet121": "DenseNet", "inception_v1": "Inception", "inception_v4_299": "Inception"}
-ON_CHIP = 8_000_000
 # A fit whose leave-one-family-out median error is above this is not shipped.
 TARGET = 0.25
 
@@ -134,8 +133,9 @@ def nnls(columns: np.ndarray, target: np.ndarray) -> np.ndarray:
     return x
 
 
-def edgetpu_columns(f: Features) -> list[float]:
-    return [f.ops, f.mmacs, max(0, f.parameter_bytes_int8 - ON_CHIP) / 1e6]
+def edgetpu_columns(f: Features, on_chip: int) -> list[float]:
+    """``on_chip``: the profile's on-chip memory, the same that `edgekit estimate` subtracts."""
+    return [f.ops, f.mmacs, max(0, f.parameter_bytes_int8 - on_chip) / 1e6]
 
 
 # XNNPACK's f32 GEMM on AArch64 NEON computes 8 output channels at once (6x8 kernels,
@@ -212,7 +212,10 @@ def main() -> None:
         feats = {n: features(n, args.folder) for n in names}
         times = np.array([published["times"][n] for n in names])
         if device.startswith("coral"):
-            columns = np.array([edgetpu_columns(feats[n]) for n in names])
+            from edgekit.targets import load_target
+
+            on_chip = load_target(device).limits.on_chip_memory_bytes
+            columns = np.array([edgetpu_columns(feats[n], on_chip) for n in names])
         else:
             tile = published.get("channel_tile", ARM64_CHANNEL_TILE)
             columns = np.array([cpu_columns(feats[n], reference, tile, published.get("invoke", False))
