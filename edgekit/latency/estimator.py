@@ -93,9 +93,9 @@ def estimate(model: str | Path, target: str | Path | TargetProfile) -> Estimate:
         rows.append(row)
     if fused:
         notes.append(f"{fused} PAD op(s) cost nothing: XNNPACK merges them into the convolution they feed")
-    missing = sorted({r["opcode"] for r in rows if r["ms"] is None})
-    if missing:
-        notes.append(f"no coefficients for {', '.join(missing)}: left out of the total")
+    left_out = [r for r in rows if r["ms"] is None]
+    if left_out:
+        notes.append(f"no coefficients for {', '.join(sorted({r['opcode'] for r in left_out}))}: left out of the total")
     # Ops on the Edge TPU cost its own coefficients, never the CPU's.
     on_cpu = rows if not tpu_ops else [r for r in rows if r["placement"] != "target"]
     for dtype in (DType.INT8, DType.FLOAT32):
@@ -111,7 +111,7 @@ def estimate(model: str | Path, target: str | Path | TargetProfile) -> Estimate:
     band = costs.band
     return Estimate(model=str(model), target=profile.id, threads=costs.threads, source=costs.source,
                     estimated_ms=total, low_ms=total * (1 - band), high_ms=total * (1 + band), ops=rows, notes=notes,
-                    left_out=sum(r["ms"] is None for r in rows))
+                    left_out=len(left_out))
 
 
 def _builtin_ops(model: str | Path, info, profile: TargetProfile) -> set[int]:
