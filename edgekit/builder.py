@@ -31,6 +31,7 @@ from edgekit.data.dataset import scan_image_folder
 from edgekit.errors import ConfigError, ConversionError, DataError
 from edgekit.evaluation import class_results, mistakes
 from edgekit.files import atomic_output_dir, check_output_dir, file_facts, weight_facts, write_labels
+from edgekit.model_files import refuse_code
 from edgekit.models.backbones import (
     DEFAULT_IMAGE_SIZE,
     Backbone,
@@ -207,10 +208,14 @@ def preflight(data: DataSource, config: BuildConfig) -> Plan:
         size = (DEFAULT_IMAGE_SIZE[model.backbone],) * 2
     if size is not None:
         check_request(model.backbone, size, alpha=model.alpha, weights=weights)
+    if weights.kind in (WeightsKind.FILE, WeightsKind.MODEL):
+        refuse_code(weights.path, trust=model.trust_model_code, role="--weights")
     validate_stages(config.stages)
     distill = config.distill
     if distill is not None:
         distill.validate()
+        if distill.teacher != "self":
+            refuse_code(distill.teacher, trust=model.trust_model_code, role="--distill-from")
         if distill.teacher == "self" and not config.stages:
             raise ConfigError("distillation from 'self' teaches the optimisation stages: give at least one stage")
     resolved = config.replace(weights=str(weights), image_size=size,
@@ -227,8 +232,9 @@ def probe_target(plan: Plan, say: Progress) -> tuple[Plan, Any]:
     model = plan.config.model
     if model.image_size is None:
         plan = dataclasses.replace(plan, config=plan.config.replace(
-            image_size=saved_model_image_size(plan.weights.path)))
-    features = build_backbone(model.backbone, plan.image_size, alpha=model.alpha, weights=plan.weights)
+            image_size=saved_model_image_size(plan.weights.path, trust=model.trust_model_code)))
+    features = build_backbone(model.backbone, plan.image_size, alpha=model.alpha, weights=plan.weights,
+                              trust_model_code=model.trust_model_code)
     _probe_conversion(features, plan.profile, model.dropout, plan.config.target.allow_cpu_fallback, say)
     return plan, features
 
@@ -278,7 +284,7 @@ def train_model(features: Any, split: Split, plan: Plan, distribution: Any, say:
     wrap = None
     distill = config.distill
     if distill is not None and distill.teacher != "self":
-        teacher = load_teacher(distill.teacher, train_data.class_names)
+        teacher = load_teacher(distill.teacher, train_data.class_names, trust=config.model.trust_model_code)
         say.log(f"distilling from {distill.teacher} (temperature {distill.temperature:g}, alpha {distill.alpha:g})")
         wrap = lambda student: distiller(student, teacher, distill)  # noqa: E731
     # The teacher of a distillation needs the images, so its head phase is not cached.
@@ -455,6 +461,7 @@ def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimise
         "model": {
             "backbone": plan.backbone.value,
             "weights": str(plan.weights),
+            "trust_model_code": config.model.trust_model_code,
             "parameters": int(optimised.model.count_params()),
             "input_size": list(plan.image_size),
         },

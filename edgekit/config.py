@@ -35,6 +35,14 @@ def option(default: Any, help: str, *, recipe: bool = True, cli: bool = True, sh
     return field(default=default, metadata={k: v for k, v in metadata.items() if v is not None})
 
 
+def trust_model_code_option() -> Any:
+    """The one definition of --trust-model-code, for every action that loads a model file."""
+    return option(
+        False, "Load model files (the model, --weights, --distill-from) even when they carry code: Lambda "
+               "layers, custom objects, SavedModel ops that touch files or run Python. Without it such a file "
+               "is refused before it loads. Recorded in report.json; never in recipe.toml.", recipe=False)
+
+
 def _positive(obj: Any, *names: str) -> None:
     for name in names:
         if not getattr(obj, name) > 0:
@@ -80,6 +88,7 @@ class ModelConfig:
         parse=square)
     alpha: float = option(1.0, "Width multiplier of the backbone.")
     dropout: float = option(0.2, "Dropout before the classifier, during training only.")
+    trust_model_code: bool = trust_model_code_option()
 
     def __post_init__(self) -> None:
         check_fields(self)

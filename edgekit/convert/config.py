@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Iterator
 
-from edgekit.config import option
+from edgekit.config import option, trust_model_code_option
 from edgekit.errors import ConfigError, OptionError
 from edgekit.progress import Progress
 from edgekit.tables import check_fields
@@ -64,6 +64,7 @@ class ConvertConfig:
               "the LOG magnifies float16's rounding.")
     allow_cpu_fallback: bool = option(
         False, "Accept a model that runs partly on the CPU instead of failing (see `edgekit check`).")
+    trust_model_code: bool = trust_model_code_option()
     out: str = option("convert", "Output folder: model.tflite, report.json, recipe.toml. Replaced atomically.",
                       recipe=False, short="-o")
     progress: bool | Progress = option(True, "Progress lines on stderr.", recipe=False, cli=False)

@@ -88,7 +88,7 @@ def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: 
             "kind": "convert",
             "edgekit_version": __version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "source": _source_summary(source),
+            "source": {**_source_summary(source), "trust_model_code": config.trust_model_code},
             "target": json.loads(json.dumps(profile, default=_plain)),
             "recipe": recipe_dict(config),
             "calibration": {"data": str(calibration) if isinstance(calibration, (str, Path)) else
@@ -135,7 +135,8 @@ def preflight(model: Any, calibration: Any, config: ConvertConfig) -> TargetProf
 
 def load(model: Any, calibration: Any, config: ConvertConfig, profile: TargetProfile,
          say: Progress) -> tuple[Source, Samples]:
-    source = load_source(model) if isinstance(model, (str, Path)) else source_from_model(model)
+    source = (load_source(model, trust_model_code=config.trust_model_code) if isinstance(model, (str, Path))
+              else source_from_model(model))
     say.log(f"model: {source.kind} with inputs "
             + ", ".join(f"{p.name} {list(p.shape)}" for p in source.inputs)
             + " and outputs " + ", ".join(f"{p.name} {list(p.shape)}" for p in source.outputs))

@@ -21,6 +21,7 @@ import numpy as np
 from edgekit._compat import StrEnum
 from edgekit._tf import keras_module, tensorflow
 from edgekit.errors import WeightsError, first_line
+from edgekit.model_files import refuse_code
 
 
 class SourceKind(StrEnum):
@@ -101,20 +102,23 @@ class Source:
         return folder
 
 
-def load_source(path: str | Path) -> Source:
-    """Load ``path`` (.keras, .h5 or a SavedModel folder), choosing Keras 2 or 3 by what wrote it."""
+def load_source(path: str | Path, *, trust_model_code: bool = False) -> Source:
+    """Load ``path`` (.keras, .h5 or a SavedModel folder), choosing Keras 2 or 3 by what wrote it.
+    A file that carries code (see edgekit.model_files) is refused unless ``trust_model_code``."""
     path = Path(path)
     if not path.exists():
         raise WeightsError(f"model {path} does not exist")
     if path.is_dir():
         if not (path / "saved_model.pb").is_file():
             raise WeightsError(f"model {path} is a folder without saved_model.pb: give a .keras, .h5 or SavedModel")
+        refuse_code(path, trust=trust_model_code)
         return _saved_model(path)
     if path.suffix not in (".keras", ".h5", ".hdf5"):
         raise WeightsError(f"model {path}: expected a .keras or .h5 file, or a SavedModel folder")
+    refuse_code(path, trust=trust_model_code)
     if _written_by_keras3(path):
-        return _keras3(path)
-    return _tf_keras(path)
+        return _keras3(path, trust_model_code)
+    return _tf_keras(path, trust_model_code)
 
 
 def _written_by_keras3(path: Path) -> bool:
@@ -134,21 +138,21 @@ def _written_by_keras3(path: Path) -> bool:
     return str(version).startswith("3.")
 
 
-def _tf_keras(path: Path) -> Source:
+def _tf_keras(path: Path, trust: bool) -> Source:
     keras = keras_module()
     try:
-        model = keras.models.load_model(path, compile=False)
+        model = keras.models.load_model(path, compile=False, safe_mode=not trust)
     except Exception as exc:  # noqa: BLE001 - load_model raises many types
         raise WeightsError(f"cannot load model {path}: {first_line(exc)}") from None
     return source_from_model(model, path)
 
 
-def _keras3(path: Path) -> Source:
+def _keras3(path: Path, trust: bool) -> Source:
     tensorflow()  # Keras 3 runs on TensorFlow here; set the legacy flag for tf-keras first
     import keras
 
     try:
-        model = keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False, safe_mode=not trust)
     except Exception as exc:  # noqa: BLE001 - load_model raises many types
         raise WeightsError(f"cannot load Keras 3 model {path}: {first_line(exc)}") from None
     return source_from_model(model, path)

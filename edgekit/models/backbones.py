@@ -13,6 +13,7 @@ from typing import Any
 from edgekit._compat import StrEnum
 from edgekit._tf import keras_module
 from edgekit.errors import ConfigError, WeightsError, first_line
+from edgekit.model_files import refuse_code
 
 
 class Backbone(StrEnum):
@@ -80,12 +81,13 @@ def check_request(backbone: Backbone, image_size: tuple[int, int], *, alpha: flo
         raise ConfigError("efficientnet_b0 has no width multiplier: use alpha 1.0")
 
 
-def build_backbone(backbone: Backbone, image_size: tuple[int, int], *, alpha: float, weights: WeightsSpec) -> Any:
+def build_backbone(backbone: Backbone, image_size: tuple[int, int], *, alpha: float, weights: WeightsSpec,
+                   trust_model_code: bool = False) -> Any:
     """A model named ``backbone`` mapping (H, W, 3) pixels 0-255 to a feature map."""
     check_request(backbone, image_size, alpha=alpha, weights=weights)
     keras = keras_module()
     if weights.kind == WeightsKind.MODEL:
-        return backbone_from_saved_model(weights.path, image_size)
+        return backbone_from_saved_model(weights.path, image_size, trust=trust_model_code)
 
     shape = (*image_size, 3)
     application_weights = "imagenet" if weights.kind == WeightsKind.IMAGENET else None
@@ -151,15 +153,16 @@ def _small_cnn(keras: Any, shape: tuple, alpha: float) -> Any:
     return keras.Model(inputs, x, name="small_cnn")
 
 
-def backbone_from_saved_model(path: str, image_size: tuple[int, int] | None) -> Any:
+def backbone_from_saved_model(path: str, image_size: tuple[int, int] | None, *, trust: bool = False) -> Any:
     """Reuse a saved ``.keras`` classifier as a feature extractor.
 
     An edgekit model has a layer named ``backbone``; any other model is cut before
-    its last layer (its classifier).
+    its last layer (its classifier). Code in the file is refused unless ``trust``.
     """
+    refuse_code(path, trust=trust, role="--weights")
     keras = keras_module()
     try:
-        model = keras.models.load_model(path, compile=False)
+        model = keras.models.load_model(path, compile=False, safe_mode=not trust)
     except Exception as exc:  # noqa: BLE001 - load_model raises many types
         raise WeightsError(f"cannot load model {path}: {first_line(exc)}") from None
     try:
@@ -177,8 +180,8 @@ def backbone_from_saved_model(path: str, image_size: tuple[int, int] | None) -> 
     return inner
 
 
-def saved_model_image_size(path: str) -> tuple[int, int]:
-    inner = backbone_from_saved_model(path, None)
+def saved_model_image_size(path: str, *, trust: bool = False) -> tuple[int, int]:
+    inner = backbone_from_saved_model(path, None, trust=trust)
     return int(inner.input_shape[1]), int(inner.input_shape[2])
 
 

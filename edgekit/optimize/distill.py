@@ -39,11 +39,15 @@ class Distill:
             raise ConfigError(f"teacher model {self.teacher} does not exist")
 
 
-def load_teacher(path: str, class_names: tuple[str, ...]) -> Any:
-    """Load a .keras teacher and check it predicts the same classes, in the same order."""
+def load_teacher(path: str, class_names: tuple[str, ...], *, trust: bool = False) -> Any:
+    """Load a .keras teacher and check it predicts the same classes, in the same order;
+    code in the file is refused unless ``trust``."""
+    from edgekit.model_files import refuse_code
+
+    refuse_code(path, trust=trust, role="--distill-from")
     keras = keras_module()
     try:
-        teacher = keras.models.load_model(path, compile=False)
+        teacher = keras.models.load_model(path, compile=False, safe_mode=not trust)
     except Exception as exc:  # noqa: BLE001 - load_model raises many types
         raise WeightsError(f"cannot load teacher model {path}: {first_line(exc)}") from None
     outputs = teacher.output_shape[-1]
