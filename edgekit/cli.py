@@ -309,15 +309,24 @@ class _UnreadableModel(click.ClickException):
     exit_code = 2
 
 
+def _input_shape_option(command: Any) -> Any:
+    """--input-shape, defined once for every command that sizes a model (check, estimate, profile)."""
+    from edgekit.analyze.shapes import HELP
+
+    return click.option("--input-shape", default=None, metavar="N,N,...", help=HELP)(command)
+
+
 @cli.command()
 @click.argument("model", type=click.Path(path_type=str))
 @click.option("--target", "-t", default="cpu", show_default=True,
               help="Target profile id (see `edgekit targets`) or a path to a .toml profile.")
+@_input_shape_option
 @click.option("--json", "as_json", is_flag=True, help="Print the check as JSON on stdout.")
 @click.option("--no-compile", is_flag=True, help="Do not run edgetpu_compiler even when it is installed.")
 @click.option("--compiled-dir", type=click.Path(path_type=str), default=None,
               help="Keep the Edge TPU compiler's <name>_edgetpu.tflite in this folder.")
-def check(model: str, target: str, as_json: bool, no_compile: bool, compiled_dir: str | None) -> None:
+def check(model: str, target: str, input_shape: str | None, as_json: bool, no_compile: bool,
+          compiled_dir: str | None) -> None:
     """Say op by op where MODEL runs on a target, and why an op falls back to the CPU.
 
     Works on any .tflite. Exit status: 0 when the model runs fully on the target, 1 when
@@ -325,30 +334,40 @@ def check(model: str, target: str, as_json: bool, no_compile: bool, compiled_dir
     target cannot be read.
     """
     from edgekit.analyze import check as check_model
+    from edgekit.analyze.shapes import parse_shape
 
     try:
-        report = check_model(model, target, compile=not no_compile, compiled_dir=compiled_dir)
-        estimated = _estimate_if_known(model, target)
+        shape = parse_shape(input_shape)
+        report = check_model(model, target, compile=not no_compile, compiled_dir=compiled_dir, input_shape=shape)
+        estimated, unestimated = _estimate_if_known(model, target, shape)
     except EdgekitError as exc:
         raise _UnreadableModel(str(exc)) from None
     if as_json:
-        click.echo(json.dumps({**report.to_dict(), "estimate": estimated.to_dict() if estimated else None},
-                              indent=2, default=str))
+        click.echo(json.dumps({**report.to_dict(), "estimate": estimated.to_dict() if estimated else None,
+                               "estimate_note": unestimated}, indent=2, default=str))
     else:
         click.echo(report.table())
         if estimated is not None:
             click.echo(f"estimate: {estimated.summary(f'on {estimated.target}')}; from its cost model, not "
                        "measured; per op: edgekit estimate")
+        elif unestimated:
+            click.echo(f"estimate: not made: {unestimated}")
     sys.exit(0 if report.fully_supported else 1)
 
 
-def _estimate_if_known(model: str, target: str) -> Any:
-    """The latency estimate when the target carries a cost model, else None."""
+def _estimate_if_known(model: str, target: str, input_shape: tuple[int, ...] | None) -> tuple[Any, str | None]:
+    """The latency estimate when the target carries a cost model (else None), and why
+    there is none when the model's size is dynamic and not given."""
     if load_target(target).cost_model is None:
-        return None
+        return None, None
+    from edgekit.analyze import read_model
+    from edgekit.analyze.shapes import dynamic_inputs, unsized_message
     from edgekit.latency import estimate
 
-    return estimate(model, target)
+    dynamic = dynamic_inputs(read_model(model))
+    if dynamic and input_shape is None:
+        return None, unsized_message(dynamic, "a latency estimate")
+    return estimate(model, target, input_shape=input_shape), None
 
 
 def _ssh_options(command: Any) -> Any:
@@ -382,7 +401,7 @@ def _ssh_options(command: Any) -> Any:
 @click.option("--gpu-f32", "gpu_f32", is_flag=True,
               help="With --accelerator gpu: compute in float32, not the GPU's default float16 (some models, "
                    "such as an audio front end feeding a LOG, come out right only in float32).")
-@click.option("--input-shape", default=None, help="Concrete shape for a dynamic input, e.g. 1,224,224,3.")
+@_input_shape_option
 @click.option("--inputs", "inputs_dir", type=click.Path(path_type=str), default=None,
               help="Feed real samples instead of random inputs: the images of a folder, or an .npy (one "
                    "input) or .npz (arrays named as the inputs, or arr_0, arr_1...) of samples scaled as the "
@@ -410,10 +429,10 @@ def profile(models: tuple[str, ...], as_json: bool, html_out: str | None, input_
     only a TFLite runtime (ai-edge-litert); never imports TensorFlow. Exit status 2
     when a model cannot be read, loaded or run.
     """
+    from edgekit.analyze.shapes import parse_shape
     from edgekit.errors import ProfileError
     from edgekit.profiler import SshSettings, render, render_comparison
     from edgekit.profiler import profile as run_profile
-    from edgekit.profiler.options import parse_shape
 
     if html_out is not None:
         _check_html_out(html_out)
@@ -572,9 +591,10 @@ def calibrate_command(out: str | None, profile_id: str | None, inherits: str, th
 @click.argument("model", type=click.Path(path_type=str))
 @click.option("--target", "-t", required=True,
               help="A target profile with a [cost_model]: a shipped id, or a file from edgekit calibrate.")
+@_input_shape_option
 @click.option("--json", "as_json", is_flag=True,
-              help="Print the estimate as JSON: estimated_ms, low_ms, high_ms and each op.")
-def estimate_command(model: str, target: str, as_json: bool) -> None:
+              help="Print the estimate as JSON: estimated_ms, low_ms, high_ms, input_shape and each op.")
+def estimate_command(model: str, target: str, input_shape: str | None, as_json: bool) -> None:
     """Estimated latency of MODEL on a device that is not at hand, per op and in total, with a band.
 
     From the target's cost model (edgekit calibrate, or one a shipped profile carries):
@@ -596,7 +616,7 @@ def estimate_command(model: str, target: str, as_json: bool) -> None:
     except EdgekitError as exc:
         raise _UnreadableModel(str(exc)) from None
     try:
-        result = estimate(model, target)
+        result = estimate(model, target, input_shape=input_shape)
     except EdgekitError as exc:
         raise _fail(exc) from None
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.render())

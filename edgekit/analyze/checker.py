@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
+from typing import Sequence
 
 from edgekit.analyze.model import ModelInfo, read_model
 from edgekit.analyze.report import CheckReport
 from edgekit.analyze.rules import checker_for
+from edgekit.analyze.shapes import at_input_shape, parse_shape
 from edgekit.metadata import client_notes
 from edgekit.targets import TargetProfile, load_target
 
 
 def check(model: str | Path | ModelInfo, target: str | Path | TargetProfile = "cpu", *,
-          compile: bool = True, compiled_dir: str | Path | None = None, name: str | None = None) -> CheckReport:
+          compile: bool = True, compiled_dir: str | Path | None = None, name: str | None = None,
+          input_shape: Sequence[int] | None = None) -> CheckReport:
     """Check ``model`` op by op against ``target``.
 
     The checker is the one registered for the profile's kind. For Edge TPU targets,
@@ -21,9 +24,10 @@ def check(model: str | Path | ModelInfo, target: str | Path | TargetProfile = "c
     log parsed into the report, and ``<name>_edgetpu.tflite`` left in ``compiled_dir``
     (a temporary folder when not given). ``name`` replaces the file's path in the report,
     its notes included (a build checks its model in a scratch folder that then moves).
+    ``input_shape`` sizes dynamic inputs for what runs the model (see analyze.shapes).
     """
     profile = load_target(target)
-    info = model if isinstance(model, ModelInfo) else read_model(model)
+    info = at_input_shape(model if isinstance(model, ModelInfo) else read_model(model), parse_shape(input_shape))
     checker = checker_for(profile.kind)
     report = checker.check(info, profile)
     if compile and checker.confirm is not None:

@@ -9,19 +9,24 @@ an op the runtime has no kernel for is (the model will not load).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 from edgekit.analyze.model import ModelInfo
 from edgekit.analyze.report import CheckReport, Placement
 from edgekit.analyze.rules import register, report, row
+from edgekit.analyze.shapes import dynamic_inputs, resize_dynamic_inputs, unsized_message
 from edgekit.errors import first_line
 from edgekit.runtime import find_runtime
 from edgekit.targets import TargetKind, TargetProfile
 
 
-def delegated_nodes(model_path: str | Path, num_threads: int = 1) -> set[int]:
-    """Indices of main-subgraph nodes that the default delegates (XNNPACK) replaced."""
+def delegated_nodes(model_path: str | Path, num_threads: int = 1,
+                    input_shape: Sequence[int] | None = None) -> set[int]:
+    """Indices of main-subgraph nodes that the default delegates (XNNPACK) replaced, with
+    dynamic inputs at ``input_shape`` (a dynamic batch alone at 1)."""
     runtime = find_runtime()
     interpreter = runtime.interpreter(model_path=model_path, num_threads=num_threads)
+    resize_dynamic_inputs(interpreter, input_shape)
     interpreter.allocate_tensors()
     nodes = interpreter._get_ops_details()  # noqa: SLF001 - the only view of delegation the Python API gives
     original = [n for n in nodes if n["op_name"] != "DELEGATE"]
@@ -49,15 +54,22 @@ def delegated_nodes(model_path: str | Path, num_threads: int = 1) -> set[int]:
 @register(TargetKind.CPU)
 def check_cpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
     notes = []
-    try:
-        taken = delegated_nodes(model.source, profile.profile.threads or 1)
-        load_error = None
-    except Exception as exc:  # noqa: BLE001 - the runtime raises RuntimeError/ValueError with its log
-        taken, load_error = set(), first_line(exc)
+    dynamic = dynamic_inputs(model) if model.input_shape is None else []
+    taken, load_error = set(), None
+    if dynamic:
+        # Not a model issue: at any real size it may well run; which kernels take it depends on the size.
+        notes.append(f"runtime placement not measured: {unsized_message(dynamic, 'which kernels run it')}")
+    else:
+        try:
+            taken = delegated_nodes(model.source, profile.profile.threads or 1, model.input_shape)
+        except Exception as exc:  # noqa: BLE001 - the runtime raises RuntimeError/ValueError with its log
+            load_error = first_line(exc)
     rows = []
     for sg in model.subgraphs:
         for op in sg.ops:
-            if load_error and op.custom:
+            if dynamic:
+                placement, reason, detail = Placement.TARGET, None, "not measured: dynamic input size"
+            elif load_error and op.custom:
                 placement, reason, detail = Placement.UNSUPPORTED, f"the runtime cannot load it: {load_error}", None
             elif load_error:
                 placement, reason, detail = Placement.TARGET, None, "not measured: the model did not load"
@@ -68,7 +80,7 @@ def check_cpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
     issues = []
     if load_error and not any(r.placement == Placement.UNSUPPORTED for r in rows):
         issues.append(f"the runtime cannot load the model: {load_error}")
-    if not load_error:
+    if not load_error and not dynamic:
         on_xnnpack = sum(r.detail == "XNNPACK" for r in rows)
         notes.append(f"{on_xnnpack} of {len(rows)} ops run on XNNPACK, the rest on built-in kernels")
     return report(model, profile, rows, issues, notes)

@@ -133,6 +133,9 @@ class ModelInfo:
     description: str
     subgraphs: tuple[Subgraph, ...]
     signatures: tuple[str, ...]
+    # The shape given for dynamic inputs, when the main subgraph's shapes were sized to it
+    # (analyze.shapes.at_input_shape); None: the shapes as the file stores them.
+    input_shape: tuple[int, ...] | None = None
 
     @property
     def main(self) -> Subgraph:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Sequence
 
 from edgekit.analyze import read_model
 from edgekit.analyze.layers import layer_name
+from edgekit.analyze.shapes import at_input_shape, parse_shape, require_input_shape
 from edgekit.errors import ConfigError
 from edgekit.latency.cost_model import CostModel, DType
 from edgekit.latency.ops import op_costs
@@ -32,6 +34,8 @@ class Estimate:
     notes: list
     # Ops the cost model has no coefficients for: the total leaves them out.
     left_out: int = 0
+    # The size given for dynamic inputs (--input-shape), which every op was priced at.
+    input_shape: list | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -49,6 +53,7 @@ class Estimate:
 
     def render(self) -> str:
         lines = [f"model       {self.model}",
+                 *([f"input shape {self.input_shape}"] if self.input_shape else []),
                  f"target      {self.target}, {self.threads} thread(s); cost model: {self.source}",
                  f"estimate    {self.summary()}",
                  f"  {'#':>4}  {'op':<20} {'class':<15} {'type':<7} {'kernel':<8} {'runs on':<8} {'est. ms':>9}  layer"]
@@ -61,15 +66,20 @@ class Estimate:
         return "\n".join(lines)
 
 
-def estimate(model: str | Path, target: str | Path | TargetProfile) -> Estimate:
-    """Estimated latency of ``model`` on ``target``, per op and in total, with a band."""
+def estimate(model: str | Path, target: str | Path | TargetProfile, *,
+             input_shape: Sequence[int] | str | None = None) -> Estimate:
+    """Estimated latency of ``model`` on ``target``, per op and in total, with a band.
+    A model with a dynamic input size is priced at ``input_shape`` and refused without it."""
     profile = load_target(target)
     costs = profile.cost_model
     if costs is None:
         raise ConfigError(f"target {profile.id} has no [cost_model]: run 'edgekit calibrate' on the device and give "
                           "its file as --target, or use a target that has one")
+    shape = parse_shape(input_shape)
     info = read_model(model)
-    placements = _placements(model, profile)
+    require_input_shape(info, shape, "a latency estimate")
+    info = at_input_shape(info, shape)
+    placements = _placements(model, profile, shape)
     builtin = _builtin_ops(model, info, profile)
     notes = []
     rows = []
@@ -111,7 +121,7 @@ def estimate(model: str | Path, target: str | Path | TargetProfile) -> Estimate:
     band = costs.band
     return Estimate(model=str(model), target=profile.id, threads=costs.threads, source=costs.source,
                     estimated_ms=total, low_ms=total * (1 - band), high_ms=total * (1 + band), ops=rows, notes=notes,
-                    left_out=len(left_out))
+                    left_out=len(left_out), input_shape=list(shape) if shape else None)
 
 
 def _builtin_ops(model: str | Path, info, profile: TargetProfile) -> set[int]:
@@ -122,19 +132,19 @@ def _builtin_ops(model: str | Path, info, profile: TargetProfile) -> set[int]:
     from edgekit.analyze.cpu import delegated_nodes
 
     try:
-        taken = delegated_nodes(model, profile.profile.threads or 1)
+        taken = delegated_nodes(model, profile.profile.threads or 1, info.input_shape)
     except Exception:  # noqa: BLE001 - a custom op this runtime lacks: only custom ops are known built-in
         return {op.index for op in info.main.ops if op.custom}
     return {op.index for op in info.main.ops if op.index not in taken}
 
 
-def _placements(model: str | Path, profile: TargetProfile) -> dict[int, str]:
+def _placements(model: str | Path, profile: TargetProfile, input_shape: tuple[int, ...] | None) -> dict[int, str]:
     """Where each main-subgraph op runs, by the rules of ``edgekit check`` (no compiler run)."""
     if profile.kind != TargetKind.EDGETPU:
         return {}
     from edgekit.analyze import check
 
-    report = check(model, profile, compile=False)
+    report = check(model, profile, compile=False, input_shape=input_shape)
     return {op.index: op.placement.value for op in report.ops if op.subgraph == 0}
 
 

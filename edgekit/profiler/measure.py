@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from edgekit.analyze import ModelInfo, read_model
-from edgekit.errors import ProfileError, first_line
+from edgekit.analyze.shapes import require_input_shape, resize_dynamic_inputs
+from edgekit.errors import ConfigError, ProfileError, first_line
 from edgekit.files import file_facts
 from edgekit.inference import quantize
 from edgekit.profiler.options import ProfileOptions
@@ -28,6 +29,7 @@ _EDGETPU_OP = "edgetpu-custom-op"
 
 def measure(model_path: str | Path, options: ProfileOptions) -> dict:
     info = read_model(model_path)
+    _require_size(info, options)
     runtime = find_runtime(options.runtime)
     # After the runtime's import, so growth is what the model costs, not the library.
     baseline_rss, _ = rss_bytes()
@@ -102,15 +104,6 @@ def make_runner(model_path: str | Path, options: ProfileOptions, runtime: Any, i
     if options.accelerator:
         return _CompiledRunner(model_path, options)
     return _InterpreterRunner(model_path, options, runtime, info)
-
-
-def resize_dynamic_inputs(interpreter: Any, input_shape: tuple[int, ...] | None) -> None:
-    """Give each input with a dynamic dimension ``input_shape``, or 1 for every -1."""
-    for d in interpreter.get_input_details():
-        signature = [int(v) for v in d["shape_signature"]]
-        if any(v < 0 for v in signature):
-            shape = list(input_shape) if input_shape else [1 if v < 0 else v for v in signature]
-            interpreter.resize_tensor_input(d["index"], shape, strict=False)
 
 
 def op_table(info: ModelInfo) -> list[dict]:
@@ -224,6 +217,14 @@ def _image_inputs(details: list[dict], quant: list, folder: str) -> list[list[np
             raise ProfileError(f"cannot read input image {path}: {exc}") from None
         feeds.append([quantize(pixels, tensor_detail)])
     return feeds
+
+
+def _require_size(info: ModelInfo, options: ProfileOptions) -> None:
+    """A dynamic input size is never guessed: one line naming the input and --input-shape."""
+    try:
+        require_input_shape(info, options.input_shape, "a measurement")
+    except ConfigError as exc:
+        raise ProfileError(f"{info.source}: {exc}") from None
 
 
 class _InterpreterRunner:

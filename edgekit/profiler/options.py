@@ -27,7 +27,8 @@ class ProfileOptions:
     # The GPU accelerator in float32 arithmetic (GpuOptions.enforce_f32). Its default float16
     # arithmetic was measured losing basic-pitch's outputs entirely (tools/bench_gpu_accuracy.py).
     gpu_f32: bool = False
-    # Concrete shape for a dynamic input, e.g. (1, 224, 224, 3); -1 dimensions become 1 otherwise.
+    # Concrete shape for dynamic inputs, e.g. (1, 16000); without it only a dynamic batch is
+    # allowed, taken as 1 (analyze.shapes).
     input_shape: tuple[int, ...] | None = None
     # A folder of images fed as inputs instead of random values.
     inputs_dir: str | None = None
@@ -72,16 +73,3 @@ class ProfileOptions:
         if data.get("input_shape") is not None:
             data["input_shape"] = tuple(int(d) for d in data["input_shape"])
         return cls(**data)
-
-
-def parse_shape(text: str | None) -> tuple[int, ...] | None:
-    """``"1,224,224,3"`` -> (1, 224, 224, 3)."""
-    if text is None:
-        return None
-    try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(f"input shape {text!r}: expected integers like 1,224,224,3") from None
-    if not shape or any(d < 1 for d in shape):
-        raise ConfigError(f"input shape {text!r}: every dimension must be at least 1")
-    return shape

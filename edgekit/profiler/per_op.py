@@ -19,9 +19,10 @@ import numpy as np
 from edgekit.analyze import read_model
 from edgekit.analyze.layers import layer_name
 from edgekit.analyze.model import ModelInfo, pads_fused_into_convolutions
+from edgekit.analyze.shapes import resize_dynamic_inputs
 from edgekit.errors import ProfileError, first_line
 from edgekit.profiler.cut import FOLDED, Piece, cut_ops
-from edgekit.profiler.measure import input_feeds, make_runner, resize_dynamic_inputs
+from edgekit.profiler.measure import input_feeds, make_runner
 from edgekit.profiler.options import ProfileOptions
 from edgekit.runtime import find_runtime
 
