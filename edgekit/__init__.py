@@ -8,8 +8,8 @@ from edgekit._version import __version__
 from edgekit.analyze import CheckReport, check, read_model
 from edgekit.builder import BuildResult, build
 from edgekit.config import BuildConfig
-from edgekit.convert.config import ConvertConfig
-from edgekit.convert.pipeline import ConvertResult, convert  # the function; edgekit.convert.* modules still import
+from edgekit.conversion.config import ConvertConfig
+from edgekit.conversion.pipeline import ConvertResult, convert
 from edgekit.data import Augmentation, LabelledImages, from_arrays, load_image_folder
 from edgekit.errors import (
     CompilerError,
@@ -26,25 +26,30 @@ from edgekit.errors import (
 )
 from edgekit.evaluation import Evaluation, evaluate
 from edgekit.inference import predict
+from edgekit.latency.api import Calibration, calibrate
+from edgekit.latency.estimator import Estimate, estimate
 from edgekit.models.backbones import Backbone
-from edgekit.optimize.api import OptimizeResult, optimize  # the function; edgekit.optimize.* modules still import
+from edgekit.optimization.api import OptimizeResult, optimize
 from edgekit.profiler import Measurement, profile
 from edgekit.recipe import dump_recipe, load_recipe
 from edgekit.targets import TargetProfile, load_target, shipped_targets
+from edgekit.verification import Verification, verify
 
 __all__ = [
     "Augmentation",
     "Backbone",
     "BuildConfig",
     "BuildResult",
+    "Calibration",
     "CheckReport",
     "CompilerError",
-    "ConvertConfig",
-    "ConvertResult",
     "ConfigError",
     "ConversionError",
+    "ConvertConfig",
+    "ConvertResult",
     "DataError",
     "EdgekitError",
+    "Estimate",
     "Evaluation",
     "LabelledImages",
     "Measurement",
@@ -55,20 +60,24 @@ __all__ = [
     "ProfileError",
     "TargetProfile",
     "TrainingError",
+    "Verification",
     "WeightsError",
     "__version__",
     "build",
+    "calibrate",
     "check",
     "convert",
     "dump_recipe",
+    "estimate",
     "evaluate",
     "from_arrays",
     "load_image_folder",
     "load_recipe",
-    "optimize",
     "load_target",
+    "optimize",
     "predict",
     "profile",
     "read_model",
     "shipped_targets",
+    "verify",
 ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import datetime as _dt
 import json
 import tempfile
 from dataclasses import dataclass
@@ -24,8 +23,8 @@ import numpy as np
 
 from edgekit._version import __version__
 from edgekit.analyze import check
-from edgekit.analyze.weights import kernel_stats
 from edgekit.config import BuildConfig
+from edgekit.conversion.target import Converted, keras_to_target
 from edgekit.data import LabelledImages, from_arrays, load_image_folder, stratified_split
 from edgekit.data.dataset import scan_image_folder
 from edgekit.errors import ConfigError, ConversionError, DataError
@@ -41,13 +40,13 @@ from edgekit.models.backbones import (
     saved_model_image_size,
 )
 from edgekit.models.strategy import is_chief
-from edgekit.optimize.stages import validate_stages
+from edgekit.optimization.stages import validate_stages
 from edgekit.progress import Progress, resolve
-from edgekit.provenance import versions
 from edgekit.recipe import dump_recipe, recipe_dict
+from edgekit.report.header import report_header
 from edgekit.targets import Quantization, TargetProfile, load_target
 from edgekit.timings import Timings
-from edgekit.verify import Change, compare, require_conversion_kept, require_stages_kept
+from edgekit.verification import Change, Verification, compare, gate, measure, require_stages_kept
 
 DataSource = str | Path | LabelledImages | tuple
 _THUMBNAIL = 96
@@ -104,7 +103,7 @@ class Trained:
 
 @dataclass(frozen=True)
 class Verified:
-    change: Change
+    verification: Verification
     runtime: Any
     # The .tflite's scores on the validation images.
     scores: np.ndarray
@@ -162,8 +161,9 @@ def build(data: DataSource, config: BuildConfig | None = None, /, **options: Any
             with timings.step("optimise"):
                 optimised = optimise(trained, split, plan, say)
             with timings.step("convert"):
-                tflite_path = convert(optimised.model, plan, trained.calibration, work / "model.tflite", say,
-                                      metadata=model_metadata(plan, split))
+                converted = convert(optimised.model, plan, trained.calibration, work / "model.tflite", say,
+                                    metadata=model_metadata(plan, split))
+                tflite_path = converted.path
             with timings.step("verify"):
                 verified = verify(tflite_path, optimised, split, plan, say)
             with timings.step("check"):
@@ -172,7 +172,7 @@ def build(data: DataSource, config: BuildConfig | None = None, /, **options: Any
                 latency = measure_latency(tflite_path, plan, say)
             with timings.step("write"):
                 report = write_outputs(work, build_report(
-                    plan, split, trained, optimised, verified, target_check, latency, keras_facts, tflite_path,
+                    plan, split, trained, optimised, converted, verified, target_check, latency, keras_facts,
                     timings), plan, split, say)
 
     out = Path(config.output.out)
@@ -209,13 +209,13 @@ def preflight(data: DataSource, config: BuildConfig) -> Plan:
     if size is not None:
         check_request(model.backbone, size, alpha=model.alpha, weights=weights)
     if weights.kind in (WeightsKind.FILE, WeightsKind.MODEL):
-        refuse_code(weights.path, trust=model.trust_model_code, role="--weights")
+        refuse_code(weights.path, trust=config.trust_model_code, role="--weights")
     validate_stages(config.stages)
     distill = config.distill
     if distill is not None:
         distill.validate()
         if distill.teacher != "self":
-            refuse_code(distill.teacher, trust=model.trust_model_code, role="--distill-from")
+            refuse_code(distill.teacher, trust=config.trust_model_code, role="--distill-from")
         if distill.teacher == "self" and not config.stages:
             raise ConfigError("distillation from 'self' teaches the optimisation stages: give at least one stage")
     resolved = config.replace(weights=str(weights), image_size=size,
@@ -232,10 +232,10 @@ def probe_target(plan: Plan, say: Progress) -> tuple[Plan, Any]:
     model = plan.config.model
     if model.image_size is None:
         plan = dataclasses.replace(plan, config=plan.config.replace(
-            image_size=saved_model_image_size(plan.weights.path, trust=model.trust_model_code)))
+            image_size=saved_model_image_size(plan.weights.path, trust=plan.config.trust_model_code)))
     features = build_backbone(model.backbone, plan.image_size, alpha=model.alpha, weights=plan.weights,
-                              trust_model_code=model.trust_model_code)
-    _probe_conversion(features, plan.profile, model.dropout, plan.config.target.allow_cpu_fallback, say)
+                              trust_model_code=plan.config.trust_model_code)
+    _probe_conversion(features, plan, say)
     return plan, features
 
 
@@ -270,7 +270,7 @@ def train_model(features: Any, split: Split, plan: Plan, distribution: Any, say:
     from edgekit.data.pipeline import to_tf_dataset
     from edgekit.models import build_classifier, train
     from edgekit.models.head import head_phase, int8_head_phase
-    from edgekit.optimize.distill import distiller, load_teacher
+    from edgekit.optimization.distill import distiller, load_teacher
 
     config, training = plan.config, plan.config.training
     train_data, val_data = split.train, split.val
@@ -284,7 +284,7 @@ def train_model(features: Any, split: Split, plan: Plan, distribution: Any, say:
     wrap = None
     distill = config.distill
     if distill is not None and distill.teacher != "self":
-        teacher = load_teacher(distill.teacher, train_data.class_names, trust=config.model.trust_model_code)
+        teacher = load_teacher(distill.teacher, train_data.class_names, trust=config.trust_model_code)
         say.log(f"distilling from {distill.teacher} (temperature {distill.temperature:g}, alpha {distill.alpha:g})")
         wrap = lambda student: distiller(student, teacher, distill)  # noqa: E731
     # The teacher of a distillation needs the images, so its head phase is not cached.
@@ -299,8 +299,8 @@ def train_model(features: Any, split: Split, plan: Plan, distribution: Any, say:
     # model after this point (QAT handles quantisation itself), so not with them.
     if plan.profile.convert.quantization == Quantization.INT8 and plan.weights.pretrained and not config.stages \
             and distill is None:
-        phases.append(int8_head_phase(model, train_data, val_data, plan.profile.convert, calibration, training,
-                                      training.seed, say))
+        phases.append(int8_head_phase(model, train_data, val_data, plan.profile, calibration, training,
+                                      training.seed, say, conversion=config.conversion))
     scores = model.predict(val_ds, verbose=0)
     accuracy = float(np.mean(scores.argmax(axis=1) == val_data.labels))
     say.log(f"keras validation accuracy {accuracy:.4f} on {len(val_data)} images")
@@ -316,8 +316,8 @@ def optimise(trained: Trained, split: Split, plan: Plan, say: Progress) -> Optim
         return Optimised(trained.model, [], trained.scores, None)
     from edgekit._tf import keras_module
     from edgekit.models.training import epoch_shape
-    from edgekit.optimize.distill import distiller
-    from edgekit.optimize.run import run_stages
+    from edgekit.optimization.distill import distiller
+    from edgekit.optimization.run import run_stages
 
     keras, training = keras_module(), config.training
     train_ds, val_ds = trained.train_ds, trained.val_ds
@@ -334,7 +334,7 @@ def optimise(trained: Trained, split: Split, plan: Plan, say: Progress) -> Optim
         check=lambda accuracy, name: trained.learned.append({"after": f"stage {name}", **_require_learned(
             accuracy, split.val, f"stage {name}", _STAGE_ADVICE)}))
     scores = model.predict(val_ds, verbose=0)
-    change = compare("stages", trained.scores, scores, split.val.labels, limit=config.target.max_stage_drop)
+    change = compare("stages", trained.scores, scores, split.val.labels, limit=config.accuracy.max_stage_drop)
     names = [stage.name for stage in config.stages]
     say.log(f"stages {', '.join(names)}: validation accuracy {change.before:.4f} -> {change.after:.4f}")
     require_stages_kept(change, names)
@@ -361,28 +361,21 @@ def model_metadata(plan: Plan, split: Split) -> dict:
 
 
 def convert(model: Any, plan: Plan, calibration: np.ndarray, path: Path, say: Progress,
-            metadata: dict | None = None) -> Path:
-    """The model converted as the target profile says, written to ``path`` with its
-    metadata (``metadata``: classifier_info's keywords, names and class names)."""
-    from edgekit.convert import to_tflite
-    from edgekit.metadata import attach, classifier_info
+            metadata: dict | None = None) -> Converted:
+    """The model converted as the target profile says, by the one conversion every .tflite
+    goes through (conversion.target), written to ``path`` with its metadata
+    (``metadata``: classifier_info's keywords, names and class names)."""
+    from edgekit.metadata import classifier_info
 
-    settings, limits = plan.profile.convert, plan.profile.limits
-    say.log(f"converting for {plan.profile.id}: {settings.quantization}, "
-            f"{settings.input_type} input, {settings.output_type} output")
-    data = to_tflite(model, settings, batch_size=limits.batch_size, representative=calibration)
-    if metadata is not None:
-        data = attach(data, classifier_info(data, **metadata))
-    if limits.max_model_bytes and len(data) > limits.max_model_bytes:
-        raise ConversionError(
-            f"model.tflite is {len(data):,} bytes, over {plan.profile.id}'s limit of {limits.max_model_bytes:,}")
-    path.write_bytes(data)
-    return path
+    return keras_to_target(model, calibration, plan.profile, path, say, output="scores",
+                           options=plan.config.conversion,
+                           metadata=(lambda data: classifier_info(data, **metadata)) if metadata else None)
 
 
 def verify(tflite_path: Path, optimised: Optimised, split: Split, plan: Plan, say: Progress) -> Verified:
     """The .tflite run on the validation images and judged against the Keras model it was
-    converted from (after any stages); gated by ``max_accuracy_drop``."""
+    converted from (after any stages), by the one verification every conversion gets;
+    gated by ``max_accuracy_drop``, ``min_snr`` and ``min_agreement``."""
     from edgekit.inference import predict
     from edgekit.runtime import find_runtime
 
@@ -390,11 +383,14 @@ def verify(tflite_path: Path, optimised: Optimised, split: Split, plan: Plan, sa
     say.log(f"verifying {tflite_path.name} with {runtime.name} {runtime.version} on {len(split.val)} "
             "validation images")
     scores = predict(tflite_path, split.val.images, runtime=runtime)
-    change = compare("conversion", optimised.scores, scores, split.val.labels,
-                     limit=plan.config.target.max_accuracy_drop)
-    say.log(f"tflite accuracy {change.after:.4f}, top-1 agreement with keras {change.agreement:.4f}")
-    require_conversion_kept(change, str(plan.profile.convert.quantization))
-    return Verified(change, runtime, scores)
+    config = plan.config
+    verification = measure({"scores": optimised.scores}, {"scores": scores}, labels=split.val.labels,
+                           max_accuracy_drop=config.accuracy.max_accuracy_drop)
+    for line in verification.lines():
+        say.log(line)
+    gate(verification, plan.profile.convert.quantization, min_snr=config.gates.min_snr,
+         min_agreement=config.gates.min_agreement)
+    return Verified(verification, runtime, scores)
 
 
 def check_target(tflite_path: Path, plan: Plan, work: Path, say: Progress) -> Any:
@@ -406,16 +402,20 @@ def check_target(tflite_path: Path, plan: Plan, work: Path, say: Progress) -> An
 
 
 def measure_latency(tflite_path: Path, plan: Plan, say: Progress) -> dict:
-    """The .tflite timed on this machine's CPU, whole and op by op, with the target's
-    threads; and, when the target carries a cost model, its estimate on the target."""
+    """The .tflite timed on this machine's CPU, whole and op by op, with the threads, warm-up
+    and runs of the target's [profile] (its delegate or accelerator is the device's, not
+    this machine's); and, when the target carries a cost model, its estimate on the target."""
     from edgekit.profiler import profile
 
-    threads = plan.profile.profile.threads or 1
-    measured = profile(tflite_path, threads=threads, warmup=5, runs=50, per_op=True)
+    settings = plan.profile.profile
+    threads = settings.threads or 1
+    measured = profile(tflite_path, threads=threads, warmup=settings.warmup, runs=settings.runs, per_op=True)
     say.log(f"latency on this machine: p50 {measured.latency_ms.p50:.3f} ms ({threads} thread(s))")
     latency = {
         "measured_on": "the build machine's CPU (XNNPACK), not the target",
         "threads": threads,
+        "warmup": settings.warmup,
+        "runs": settings.runs,
         "p50_ms": measured.latency_ms.p50,
         "p90_ms": measured.latency_ms.p90,
         "per_op": measured.per_op,
@@ -444,24 +444,23 @@ def write_outputs(work: Path, report: dict, plan: Plan, split: Split, say: Progr
     return report
 
 
-def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimised, verified: Verified,
-                 target_check: Any, latency: dict, keras_facts: dict, tflite_path: Path, timings: Timings) -> dict:
+def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimised, converted: Converted,
+                 verified: Verified, target_check: Any, latency: dict, keras_facts: dict, timings: Timings) -> dict:
     from edgekit.models.strategy import describe
 
     config, profile = plan.config, plan.profile
-    conversion, runtime = verified.change, verified.runtime
+    conversion, runtime = verified.verification.accuracy, verified.runtime
     changes = [*optimised.stage_changes, *(c for c in (optimised.change, conversion) if c is not None)]
+    header = report_header("build", profile, converted, verified.verification, config.gates, target_check, runtime)
+    io = header["tflite"]
     report = {
-        "kind": "build",
-        "edgekit_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "target": _target_summary(profile),
+        **header,
         "recipe": recipe_dict(config),
         "data": _data_summary(split, config.data.val_dir),
         "model": {
             "backbone": plan.backbone.value,
             "weights": str(plan.weights),
-            "trust_model_code": config.model.trust_model_code,
+            "trust_model_code": config.trust_model_code,
             "parameters": int(optimised.model.count_params()),
             "input_size": list(plan.image_size),
         },
@@ -473,8 +472,10 @@ def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimise
         # the conversion against the model it converted.
         "changes": [c.to_dict() for c in changes],
         "tflite": {
-            "file": tflite_path.name,
-            "quantization": profile.convert.quantization.value,
+            **io,
+            # The one input and output of an edgekit classifier, as earlier reports gave them.
+            "input": _unnamed(io["inputs"][0]),
+            "output": _unnamed(io["outputs"][0]),
             "accuracy": conversion.after,
             "agreement": conversion.agreement,
             "max_abs_score_difference": conversion.max_abs_score_difference,
@@ -482,15 +483,10 @@ def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimise
             "compared_with": "keras after stages" if optimised.change is not None else "keras",
             "evaluated_on": len(split.val),
             "runtime": f"{runtime.name} {runtime.version}",
-            **_io_summary(tflite_path, runtime),
-            **file_facts(tflite_path),
         },
         # The .tflite on the validation images: what the app will get.
         "validation": validation_results(verified.scores, split.val),
-        "weights": [k.to_dict() for k in kernel_stats(tflite_path)],
-        "check": target_check.to_dict(),
         "latency": latency,
-        "versions": versions(runtime),
         "timings_seconds": timings.rounded(),
     }
     report["wall_seconds"] = timings.wall()
@@ -579,23 +575,22 @@ def _require_learned(accuracy: float, val: LabelledImages, after: str, advice: s
     return result.to_dict()
 
 
-def _probe_conversion(features: Any, profile: TargetProfile, dropout: float, allow_cpu_fallback: bool,
-                      say: Progress) -> None:
-    """Convert the untrained model once and check it, so an impossible backbone/target
-    pair fails in seconds rather than after training."""
-    from edgekit.convert import to_tflite
+def _probe_conversion(features: Any, plan: Plan, say: Progress) -> None:
+    """Convert the untrained model once, by the same conversion as the final one, and check
+    it, so an impossible backbone/target pair fails in seconds rather than after training."""
     from edgekit.models import build_classifier
+    from edgekit.progress import Progress as Silent
 
-    probe = build_classifier(features, 2, dropout=dropout)
+    profile = plan.profile
+    probe = build_classifier(features, 2, dropout=plan.config.model.dropout)
     # Random pixels calibrate well enough to learn which ops the target gets.
     pixels = np.random.default_rng(0).uniform(0, 255, (4, *probe.input_shape[1:])).astype(np.float32)
-    data = to_tflite(probe, profile.convert, batch_size=profile.limits.batch_size, representative=pixels)
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "preflight.tflite"
-        path.write_bytes(data)
+        path = keras_to_target(probe, pixels, profile, Path(scratch) / "preflight.tflite", Silent(),
+                               output="scores", options=plan.config.conversion).path
         report = check(path, profile, compile=False, name="the untrained model")
     say.log(f"pre-flight check for {profile.id}: {report.summary()}")
-    _require_target(report, allow_cpu_fallback, "pre-flight: the untrained model")
+    _require_target(report, plan.config.target.allow_cpu_fallback, "pre-flight: the untrained model")
 
 
 def _require_target(report: Any, allow_cpu_fallback: bool, what: str) -> None:
@@ -630,24 +625,6 @@ def _data_summary(split: Split, val_dir: str | None) -> dict:
     }
 
 
-def _target_summary(profile: TargetProfile) -> dict:
-    summary = dataclasses.asdict(profile)
-    return json.loads(json.dumps(summary, default=str))
+def _unnamed(port: dict) -> dict:
+    return {k: v for k, v in port.items() if k != "name"}
 
-
-def _io_summary(path: Path, runtime: Any) -> dict:
-    interpreter = runtime.interpreter(model_path=path)
-
-    def describe(detail: dict) -> dict:
-        scale, zero_point = detail["quantization"]
-        return {
-            "dtype": np.dtype(detail["dtype"]).name,
-            "shape": [int(d) for d in detail["shape_signature"]],
-            "scale": float(scale),
-            "zero_point": int(zero_point),
-        }
-
-    return {
-        "input": describe(interpreter.get_input_details()[0]),
-        "output": describe(interpreter.get_output_details()[0]),
-    }

@@ -14,10 +14,10 @@ import click
 
 from edgekit._version import __version__
 from edgekit.config import BuildConfig
-from edgekit.convert.config import ConvertConfig
+from edgekit.conversion.config import ConvertConfig
 from edgekit.errors import ConfigError, EdgekitError, OptionError
-from edgekit.optimize.distill import Distill
-from edgekit.optimize.stages import CentroidInit, Cluster, Prune, Schedule
+from edgekit.optimization.distill import Distill
+from edgekit.optimization.stages import CentroidInit, Cluster, Prune, Schedule
 from edgekit.targets import load_target
 
 
@@ -200,7 +200,7 @@ def convert_command(ctx: click.Context, model: str, calibration: str, recipe: st
     it fails with exit status 1, writing nothing, past --min-snr or --min-agreement.
     Shapes are made static where the target needs it (batch 1 for the Edge TPU).
     """
-    from edgekit.convert.pipeline import convert
+    from edgekit.conversion.pipeline import convert
     from edgekit.recipe import load_recipe
 
     try:

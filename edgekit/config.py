@@ -11,36 +11,28 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from edgekit.data.augment import Augmentation
 from edgekit.errors import ConfigError, OptionError
 from edgekit.models.backbones import Backbone
 from edgekit.models.strategy import Strategy
-from edgekit.optimize.distill import Distill
-from edgekit.optimize.stages import Stage, stage_from_config
-from edgekit.progress import Progress
+from edgekit.optimization.distill import Distill
+from edgekit.optimization.stages import Stage, stage_from_config
+from edgekit.options import (
+    ConversionOptions,
+    GateOptions,
+    MetadataOptions,
+    OutputOptions,
+    Section,
+    Sectioned,
+    TargetOptions,
+    fraction,
+    option,
+    section,
+    trust_model_code_option,
+)
 from edgekit.tables import check_fields, square
-from edgekit.targets import TargetProfile
-
-
-def option(default: Any, help: str, *, recipe: bool = True, cli: bool = True, short: str | None = None,
-           parse: Any = None) -> Any:
-    """A field with what the CLI and the recipe need to know about it.
-
-    ``recipe=False``: it describes one run (where the data or output lives), so a
-    replay on other data does not inherit it.
-    """
-    metadata = {"help": help, "recipe": recipe, "cli": cli, "short": short, "parse": parse}
-    return field(default=default, metadata={k: v for k, v in metadata.items() if v is not None})
-
-
-def trust_model_code_option() -> Any:
-    """The one definition of --trust-model-code, for every action that loads a model file."""
-    return option(
-        False, "Load model files (the model, --weights, --distill-from) even when they carry code: Lambda "
-               "layers, custom objects, SavedModel ops that touch files or run Python. Without it such a file "
-               "is refused before it loads. Recorded in report.json; never in recipe.toml.", recipe=False)
 
 
 def _positive(obj: Any, *names: str) -> None:
@@ -49,34 +41,24 @@ def _positive(obj: Any, *names: str) -> None:
             raise OptionError(name, f"must be positive, got {getattr(obj, name)}")
 
 
-def _fraction(obj: Any, name: str, low_open: bool = False, high_open: bool = False) -> None:
-    value = getattr(obj, name)
-    ok = (0 < value if low_open else 0 <= value) and (value < 1 if high_open else value <= 1)
-    if not ok:
-        bounds = ("(" if low_open else "[") + "0, 1" + (")" if high_open else "]")
-        raise OptionError(name, f"must be in {bounds}, got {value}")
-
-
 @dataclass(frozen=True)
-class TargetConfig:
-    target: str | TargetProfile = option(
-        "cpu", "Target profile id (see `edgekit targets`) or a path to a .toml profile.", short="-t")
+class AccuracyOptions(Section):
+    """A build's gates on labelled validation accuracy, each step against the model it was given."""
+
     max_accuracy_drop: float = option(
         0.05, "Fail when the .tflite's validation accuracy is this much below the Keras model it was "
               "converted from (after any stages).")
     max_stage_drop: float = option(
         0.05, "Fail when the optimisation stages together cost more validation accuracy than this.")
-    allow_cpu_fallback: bool = option(
-        False, "Accept a model that runs partly on the CPU instead of failing (see `edgekit check`).")
 
     def __post_init__(self) -> None:
-        check_fields(self)
-        _fraction(self, "max_accuracy_drop")
-        _fraction(self, "max_stage_drop")
+        super().__post_init__()
+        fraction(self, "max_accuracy_drop")
+        fraction(self, "max_stage_drop")
 
 
 @dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(Section):
     backbone: Backbone = option(Backbone.MOBILENET_V2, "Feature extractor; small_cnn is for thumbnails (8-64 px).",
                                 short="-b")
     weights: str | None = option(
@@ -88,7 +70,6 @@ class ModelConfig:
         parse=square)
     alpha: float = option(1.0, "Width multiplier of the backbone.")
     dropout: float = option(0.2, "Dropout before the classifier, during training only.")
-    trust_model_code: bool = trust_model_code_option()
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -96,7 +77,7 @@ class ModelConfig:
             raise OptionError("image_size", f"must be positive, got {list(self.image_size)}")
         if not 0 < self.alpha <= 2:
             raise OptionError("alpha", f"must be in (0, 2], got {self.alpha}")
-        _fraction(self, "dropout", high_open=True)
+        fraction(self, "dropout", high_open=True)
 
     @property
     def resolved_weights(self) -> str:
@@ -107,7 +88,7 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(Section):
     epochs: int = option(
         40, "Most epochs of the head phase (the only phase with --weights none); early stopping usually "
             "ends it sooner. An epoch is one pass, or whole passes of at least 25 steps.")
@@ -155,7 +136,7 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
-class DataConfig:
+class DataConfig(Section):
     val_split: float = option(0.2, "Fraction of each class held out for validation (stratified, seeded).")
     val_dir: str | None = option(
         None, "A separate validation folder with the same class sub-folders (replaces --val-split). Not "
@@ -164,36 +145,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        _fraction(self, "val_split", low_open=True, high_open=True)
-
-
-@dataclass(frozen=True)
-class MetadataConfig:
-    """What the model's TFLite metadata says about it (apps' clients read it)."""
-
-    model_name: str | None = option(
-        None, "Model name in the .tflite's metadata [default: the data folder's name and the backbone].")
-    model_description: str | None = option(
-        None, "Description in the metadata [default: the classes, backbone, input size and target].")
-    model_version: str = option("1", "Version in the metadata.")
-    model_author: str = option("", "Author in the metadata.")
-    model_license: str = option("", "Licence in the metadata.")
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-
-@dataclass(frozen=True)
-class OutputConfig:
-    out: str = option("build", "Output folder: model.tflite, model.keras, labels.txt, report.json, recipe.toml. "
-                               "Replaced atomically.", recipe=False, short="-o")
-    # The CLI's --quiet; a Progress routes the lines elsewhere from Python.
-    progress: bool | Progress = option(True, "Progress lines on stderr.", recipe=False, cli=False)
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-        if not self.out:
-            raise OptionError("out", "must name a folder")
+        fraction(self, "val_split", low_open=True, high_open=True)
 
 
 def _augment(value: Any, key: str) -> Any:
@@ -219,19 +171,17 @@ def _distill(value: Any, key: str) -> Any:
     return Distill(teacher=value) if isinstance(value, str) else value
 
 
-# Sections whose fields are options under their own names; augment, stages and distill are
-# options themselves (a table, a list of tables, a table).
-_SECTIONS = ("target", "model", "training", "data", "metadata", "output")
-
-
 @dataclass(frozen=True)
-class BuildConfig:
+class BuildConfig(Sectioned):
     """Everything ``edgekit build`` does, as one value: a recipe, plus where to write."""
 
-    target: TargetConfig = field(default_factory=TargetConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    training: TrainingConfig = field(default_factory=TrainingConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    target: TargetOptions = section(TargetOptions)
+    accuracy: AccuracyOptions = section(AccuracyOptions)
+    gates: GateOptions = section(GateOptions)
+    conversion: ConversionOptions = section(ConversionOptions)
+    model: ModelConfig = section(ModelConfig)
+    training: TrainingConfig = section(TrainingConfig)
+    data: DataConfig = section(DataConfig)
     augment: Augmentation = field(
         default_factory=Augmentation.off,
         metadata={"parse": _augment, "help": (
@@ -240,57 +190,19 @@ class BuildConfig:
             "zoom, translation, contrast, noise). Training images only."), "recipe": True, "cli": True})
     distill: Distill | None = field(default=None, metadata={"parse": _distill})
     stages: tuple[Stage, ...] = field(default=(), metadata={"parse": _stages})
-    metadata: MetadataConfig = field(default_factory=MetadataConfig)
-    output: OutputConfig = field(default_factory=OutputConfig)
+    metadata: MetadataOptions = section(MetadataOptions)
+    trust_model_code: bool = trust_model_code_option()
+    output: OutputOptions = section(OutputOptions, out="build")
 
     def __post_init__(self) -> None:
         check_fields(self)
 
-    def replace(self, **options: Any) -> BuildConfig:
-        """A copy with options changed by their flat names; an unknown name is an error."""
-        owners = option_owners()
-        by_section: dict[str, dict] = {}
-        top: dict[str, Any] = {}
-        for name, value in options.items():
-            if name not in owners:
-                raise ConfigError(f"unknown option {name!r} (known: {', '.join(sorted(owners))})")
-            section = owners[name]
-            if section is None:
-                top[name] = value
-            else:
-                by_section.setdefault(section, {})[name] = value
-        for section, values in by_section.items():
-            top[section] = dataclasses.replace(getattr(self, section), **values)
-        return dataclasses.replace(self, **top)
-
-    def options(self) -> Iterator[tuple[str, Any, dataclasses.Field]]:
-        """(flat name, value, field) for every option, in recipe order."""
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name in _SECTIONS:
-                for inner in dataclasses.fields(value):
-                    yield inner.name, getattr(value, inner.name), inner
-            else:
-                yield f.name, value, f
-
 
 def option_owners() -> dict[str, str | None]:
-    """Each flat option name -> the section holding it (None: a field of BuildConfig itself)."""
-    owners: dict[str, str | None] = {}
-    hints = {f.name: f for f in dataclasses.fields(BuildConfig)}
-    for name in hints:
-        if name in _SECTIONS:
-            section_type = type(BuildConfig.__dataclass_fields__[name].default_factory())
-            for inner in dataclasses.fields(section_type):
-                owners[inner.name] = name
-        else:
-            owners[name] = None
-    return owners
+    """Each flat build option name -> the section holding it (None: a field of BuildConfig itself)."""
+    return BuildConfig.owners()
 
 
 def option_fields() -> dict[str, dataclasses.Field]:
-    """Each flat option name -> its dataclass field (default, help, recipe and CLI metadata)."""
-    fields: dict[str, dataclasses.Field] = {}
-    for name, _, f in BuildConfig().options():
-        fields[name] = f
-    return fields
+    """Each flat build option name -> its dataclass field (default, help, recipe and CLI metadata)."""
+    return {name: f for name, _, f in BuildConfig().options()}

@@ -334,7 +334,7 @@ def _buffer_offset(data: bytes, table: int) -> int:
 def read_metadata(model: bytes | str | Path) -> ModelInfo | None:
     """The metadata in a .tflite, or None when it has none."""
     data = Path(model).read_bytes() if isinstance(model, (str, Path)) else bytes(model)
-    from edgekit.analyze.schema import schema
+    from edgekit.flatbuffer import schema
 
     s = schema()
     try:
@@ -443,26 +443,23 @@ def classifier_info(model: bytes, *, name: str, labels: Sequence[str], descripti
     edgekit classifiers take 0-255 pixels with their preprocessing inside the model, so
     a float input's normalisation is mean 0, std 1; a uint8 input needs none.
     """
-    from edgekit.analyze import read_model
-
-    info = read_model(_flatbuffer_part(model))
-    main = info.main
-    if len(main.inputs) != 1 or len(main.outputs) != 1:
+    inputs, outputs = _io_tensors(_flatbuffer_part(model))
+    if len(inputs) != 1 or len(outputs) != 1:
         raise ConfigError("classifier metadata needs a model with one input and one output")
-    image, scores = main.tensors[main.inputs[0]], main.tensors[main.outputs[0]]
-    if len(image.shape) != 4 or image.shape[-1] not in (1, 3):
+    (image_shape, image_dtype), (scores_shape, _) = inputs[0], outputs[0]
+    if len(image_shape) != 4 or image_shape[-1] not in (1, 3):
         raise ConfigError(f"classifier metadata needs an image input (N, H, W, 1 or 3); this one is "
-                          f"{list(image.shape)}")
-    classes = scores.shape[-1]
+                          f"{list(image_shape)}")
+    classes = scores_shape[-1]
     if labels and len(labels) != classes:
         raise ConfigError(f"{len(labels)} labels for a model with {classes} class scores")
-    float_input = image.dtype == "FLOAT32"
-    channels = image.shape[-1]
+    float_input = image_dtype == "FLOAT32"
+    channels = image_shape[-1]
     return ModelInfo(
         name=name, description=description, version=version, author=author, license=license,
         inputs=(TensorInfo(name=input_name, description="Pixels 0-255; the model does its own preprocessing.",
                            color_space="RGB" if channels == 3 else "GRAYSCALE",
-                           size=(int(image.shape[2]), int(image.shape[1])),
+                           size=(int(image_shape[2]), int(image_shape[1])),
                            mean=(0.0,) * channels if float_input else None,
                            std=(1.0,) * channels if float_input else None),),
         outputs=(TensorInfo(name=output_name, description="Probability of each class.", score_min=0.0,
@@ -470,32 +467,19 @@ def classifier_info(model: bytes, *, name: str, labels: Sequence[str], descripti
     )
 
 
-def client_notes(model: Any) -> list[str]:
-    """What an app's client (MediaPipe Tasks, Android model binding) will make of this
-    model's metadata and I/O types, for an image model; nothing for other models.
+def _io_tensors(data: bytes) -> tuple[list, list]:
+    """(shape, dtype name) of the main subgraph's inputs and outputs, read from the flatbuffer."""
+    from edgekit.flatbuffer import enum_names, schema
 
-    MediaPipe Tasks takes uint8 or float32 image inputs, and a float32 one only with
-    NormalizationOptions metadata ("requires specifying NormalizationOptions metadata").
-    """
-    if not model.source or model.source == "<bytes>":
-        return []
-    main = model.main
-    if len(main.inputs) != 1:
-        return []
-    image = main.tensors[main.inputs[0]]
-    if len(image.shape) != 4 or image.shape[-1] not in (1, 3):
-        return []
-    metadata = read_metadata(model.source)
-    notes = []
-    if metadata is None:
-        notes.append("no TFLite metadata: MediaPipe Tasks and Android model binding need it "
-                     "(edgekit metadata MODEL --labels labels.txt adds it)")
-    else:
-        labels = next((t.labels for t in metadata.outputs if t.labels), ())
-        notes.append(f"metadata: {metadata.name!r} version {metadata.version}, {len(labels)} class names")
-    if image.dtype not in ("UINT8", "FLOAT32"):
-        notes.append(f"{image.dtype.lower()} input: MediaPipe Tasks takes uint8 or float32 images, so this model "
-                     "runs only where its target needs these I/O types")
-    elif image.dtype == "FLOAT32" and metadata is not None and not any(t.mean for t in metadata.inputs):
-        notes.append("float32 input without normalisation metadata: MediaPipe's ImageClassifier refuses it")
-    return notes
+    try:
+        graph = schema().Model.GetRootAsModel(data, 0).Subgraphs(0)
+    except Exception as exc:  # noqa: BLE001 - a damaged flatbuffer fails in many ways
+        raise ModelFormatError(f"cannot read the model: {exc}") from None
+    names = enum_names("TensorType")
+
+    def tensor(index: int) -> tuple:
+        t = graph.Tensors(int(index))
+        return tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else (), names.get(t.Type(), "")
+
+    return ([tensor(i) for i in graph.InputsAsNumpy()] if graph.InputsLength() else [],
+            [tensor(i) for i in graph.OutputsAsNumpy()] if graph.OutputsLength() else [])

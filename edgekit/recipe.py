@@ -30,7 +30,7 @@ from typing import Any
 from edgekit._compat import StrEnum, tomllib
 from edgekit.config import BuildConfig, option_fields
 from edgekit.errors import ConfigError
-from edgekit.optimize.stages import stage_config
+from edgekit.optimization.stages import stage_config
 from edgekit.targets import TargetProfile
 
 

@@ -65,3 +65,31 @@ def write_image_folder(root: Path, classes: dict[str, int], size: int = 16, seed
             pixels = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(folder / f"{i}.png")
     return root
+
+
+def validate_report(report: dict) -> None:
+    """``report`` (a build's or a conversion's report.json) against the schema the package ships."""
+    import json
+
+    import jsonschema
+
+    from edgekit.report.header import SCHEMA
+
+    jsonschema.validate(report, json.loads(SCHEMA.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(autouse=True)
+def every_report_follows_the_schema(request):
+    """After each test that wrote into its tmp_path, every report.json there of a build or
+    a conversion is held to report/schema.json."""
+    yield
+    if "tmp_path" not in request.fixturenames:
+        return
+    import json
+
+    for path in request.getfixturevalue("tmp_path").rglob("report.json"):
+        if ".partial" in str(path):
+            continue
+        report = json.loads(path.read_text(encoding="utf-8"))
+        if report.get("kind") in ("build", "convert"):
+            validate_report(report)

@@ -132,7 +132,7 @@ CASES = [
     # weights files
     ("weights missing", _flags("--weights", "/nonexistent/w.h5"), "weights file /nonexistent/w.h5 does not exist"),
     ("weights of another kind", _file("w.txt", b"x", "--weights", "FILE"), "expected a .h5 weights file or a .keras"),
-    ("weights a corrupt .keras", _file("w.keras", b"not a zip", "--weights", "FILE"), "cannot load model"),
+    ("weights a corrupt .keras", _file("w.keras", b"not a zip", "--weights", "FILE"), "cannot read model"),
     ("imagenet for small_cnn", _flags("--backbone", "small_cnn", "--weights", "imagenet"),
      "small_cnn has no ImageNet weights"),
     ("teacher missing", _flags("--distill-from", "/nonexistent/t.keras", *FAST), "teacher model"),

@@ -16,13 +16,16 @@ FAST = ["--backbone", "small_cnn", "--weights", "none", "--image-size", "16", "-
         "--fine-tune-epochs", "0", "--augment", "none", "--max-accuracy-drop", "1"]
 
 
-@pytest.mark.parametrize("args", [["--help"], ["build", "--help"], ["targets", "--help"], ["convert", "--help"],
-                                  ["metadata", "--help"], ["check", "--help"], ["profile", "--help"],
-                                  ["eval", "--help"]])
+@pytest.mark.parametrize("args", [["--help"]] + [[name, "--help"] for name in sorted(cli.commands)])
 def test_help_of_every_command(args):
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0
     assert "Usage:" in result.output
+
+
+def test_the_help_test_walks_every_command():
+    assert {"build", "convert", "check", "profile", "estimate", "calibrate", "eval", "metadata", "report",
+            "targets"} <= set(cli.commands)
 
 
 def test_build_help_explains_the_data_layout_and_targets():

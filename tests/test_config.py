@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from edgekit.cli import cli
 from edgekit.config import BuildConfig, TrainingConfig, option_fields, option_owners
 from edgekit.errors import ConfigError, OptionError
-from edgekit.optimize import QAT, Prune
+from edgekit.optimization import QAT, Prune
 from edgekit.recipe import dump_recipe, load_recipe, recipe_keys
 
 
@@ -80,7 +80,7 @@ def test_flags_override_the_recipe_and_defaults_do_not(tmp_path, small_digits_di
 
 
 @pytest.mark.parametrize("module", ["edgekit.config", "edgekit.recipe", "edgekit.builder", "edgekit.cli",
-                                    "edgekit.targets", "edgekit.optimize.stages"])
+                                    "edgekit.targets", "edgekit.optimization.stages"])
 def test_each_module_imports_first_without_a_cycle_or_tensorflow(module):
     code = f"import sys, {module}; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

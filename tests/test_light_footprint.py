@@ -31,7 +31,7 @@ def test_predict_runs_a_tflite_without_tensorflow(tmp_path):
     model = tmp_path / "m.tflite"
     subprocess.run([sys.executable, "-c", f"""
 from edgekit._tf import keras_module
-from edgekit.convert import to_tflite
+from edgekit.conversion import to_tflite
 from edgekit.targets import ConvertSettings
 keras = keras_module()
 inp = keras.Input((4, 4, 3))

@@ -42,7 +42,7 @@ def test_without_metadata_mediapipe_refuses_a_float_model(client, small_digits_d
     """What the metadata is for: the same float32-input model without it is refused."""
     import flatbuffers
 
-    from edgekit.analyze.schema import schema
+    from edgekit.flatbuffer import schema
     from edgekit.metadata import METADATA_NAME, _flatbuffer_part
 
     tool, python = client

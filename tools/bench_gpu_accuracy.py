@@ -9,7 +9,7 @@ it: the figures can differ. Three steps, as in bench_gpu_rules.py:
     python3 tools/bench_gpu_accuracy.py measure build/gpu_accuracy # on the GPU machine: LiteRT only
     python tools/bench_gpu_accuracy.py compare build/gpu_accuracy  # here: SNR and top-1 per output
 
-The held-back samples are bench_convert's own (edgekit.convert.samples.split of the same
+The held-back samples are bench_convert's own (edgekit.conversion.samples.split of the same
 arrays), so the CPU figures match its report. Four conversions of each model: edgekit's
 cpu (int8) and gpu (float16) ones from bench_convert, edgekit's float32 one (no
 quantisation, batch 1), and the hand-written script's float16 one. Each
@@ -36,9 +36,9 @@ def prepare(folder: Path) -> None:
     from edgekit._tf import tensorflow
 
     tensorflow()
-    from edgekit.convert import saved_model_to_tflite
-    from edgekit.convert.samples import split
-    from edgekit.convert.source import load_source
+    from edgekit.conversion import saved_model_to_tflite
+    from edgekit.conversion.samples import split
+    from edgekit.conversion.source import load_source
     from edgekit.targets import ConvertSettings
 
     sys.path.insert(0, str(ROOT / "tools"))
@@ -129,7 +129,7 @@ def measure(folder: Path) -> None:
 
 
 def _cell(expected: np.ndarray, got: np.ndarray, name: str, partly: bool) -> str:
-    from edgekit.verify import compare_output
+    from edgekit.verification import compare_output
 
     agreement = compare_output(name, expected, got).to_dict()
     text = f"{agreement['snr_db']:.1f} dB"

@@ -43,7 +43,7 @@ def make_mobilenet(folder: Path) -> Path:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from edgekit._tf import keras_module
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
     from edgekit.targets import ConvertSettings
 
     keras = keras_module()

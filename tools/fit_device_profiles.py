@@ -105,7 +105,7 @@ class Features:
 
 def features(name: str, folder: Path) -> Features:
     from edgekit.analyze import read_model
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
     from edgekit.latency.ops import op_costs
     from edgekit.targets import ConvertSettings
 

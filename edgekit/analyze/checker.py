@@ -6,11 +6,11 @@ import dataclasses
 from pathlib import Path
 from typing import Sequence
 
+from edgekit.analyze.checkers import checker_for
+from edgekit.analyze.clients import client_notes
 from edgekit.analyze.model import ModelInfo, read_model
 from edgekit.analyze.report import CheckReport
-from edgekit.analyze.rules import checker_for
 from edgekit.analyze.shapes import at_input_shape, parse_shape
-from edgekit.metadata import client_notes
 from edgekit.targets import TargetProfile, load_target
 
 

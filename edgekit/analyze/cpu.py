@@ -13,11 +13,11 @@ from typing import Sequence
 
 from edgekit.analyze.model import ModelInfo
 from edgekit.analyze.report import CheckReport, Placement
-from edgekit.analyze.rules import register, report, row
+from edgekit.analyze.rules import report, row
 from edgekit.analyze.shapes import dynamic_inputs, resize_dynamic_inputs, unsized_message
 from edgekit.errors import first_line
 from edgekit.runtime import find_runtime
-from edgekit.targets import TargetKind, TargetProfile
+from edgekit.targets import TargetProfile
 
 
 def delegated_nodes(model_path: str | Path, num_threads: int = 1,
@@ -51,7 +51,6 @@ def delegated_nodes(model_path: str | Path, num_threads: int = 1,
     return taken
 
 
-@register(TargetKind.CPU)
 def check_cpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
     notes = []
     dynamic = dynamic_inputs(model) if model.input_shape is None else []

@@ -9,11 +9,10 @@ cannot map; that op and every op after it run on the CPU (one partition only).
 
 from __future__ import annotations
 
-from edgekit.analyze.compiler import confirm_with_compiler
 from edgekit.analyze.model import ModelInfo, Op, Tensor
 from edgekit.analyze.report import CheckReport, Placement
-from edgekit.analyze.rules import Rule, by_table, fused_activation, no_masks, register, report, row
-from edgekit.targets import TargetKind, TargetProfile
+from edgekit.analyze.rules import Rule, by_table, fused_activation, no_masks, report, row
+from edgekit.targets import TargetProfile
 
 _INTEGER = {"INT8", "UINT8"}
 # Biases are int32 and shape/axis operands are int32 constants in a quantised graph.
@@ -92,7 +91,6 @@ def op_problem(model: ModelInfo, op: Op) -> str | None:
     return by_table(model, op, SUPPORTED, _tensor_problem)
 
 
-@register(TargetKind.EDGETPU, confirm=confirm_with_compiler)
 def check_edgetpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
     issues = []
     main = model.main

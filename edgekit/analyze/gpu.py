@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from edgekit.analyze.model import ModelInfo, Op, Tensor
 from edgekit.analyze.report import CheckReport, Placement
-from edgekit.analyze.rules import Rule, all_of, by_table, fused_activation, no_masks, register, report, row
-from edgekit.targets import TargetKind, TargetProfile
+from edgekit.analyze.rules import Rule, all_of, by_table, fused_activation, no_masks, report, row
+from edgekit.targets import TargetProfile
 
 _RUNTIME_TYPES = {"FLOAT32", "FLOAT16", "INT8", "UINT8"}
 # Measured: these ops took bool and int32 tensors (comparison results, a select's condition,
@@ -188,7 +188,6 @@ def _strided_pointwise_int8(model: ModelInfo, op: Op) -> bool:
     return x.dtype == "INT8" and len(w.shape) == 4 and tuple(w.shape[1:3]) == (1, 1) and strided
 
 
-@register(TargetKind.GPU)
 def check_gpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
     issues, notes = [], []
     for index in model.main.inputs:

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from edgekit.analyze.macs import estimate_macs
-from edgekit.analyze.schema import enum_names, schema
 from edgekit.errors import ModelFormatError, first_line
+from edgekit.flatbuffer import enum_names, schema
 
 _IDENTIFIER = b"TFL3"
 

@@ -1,7 +1,7 @@
-"""What the target checkers share: op rules, the one way a row is made, and the registry.
+"""What the target checkers share: op rules and the one way a row is made.
 
-A checker is registered for a :class:`~edgekit.targets.TargetKind` and turns a model
-and a profile into a :class:`CheckReport`. Per-op constraints are :data:`Rule`
+A checker turns a model and a profile into a :class:`CheckReport`; analyze.checkers
+says which checker judges which :class:`~edgekit.targets.TargetKind`. Per-op constraints are :data:`Rule`
 functions, looked up by opcode in a checker's table of supported ops.
 """
 
@@ -13,7 +13,7 @@ from typing import Callable, Iterable
 from edgekit.analyze.layers import layer_name
 from edgekit.analyze.model import ModelInfo, Op, Tensor
 from edgekit.analyze.report import CheckReport, OpCheck, Placement
-from edgekit.targets import TargetKind, TargetProfile
+from edgekit.targets import TargetProfile
 
 # Why ``op`` cannot run on the target, or None.
 Rule = Callable[[ModelInfo, Op], "str | None"]
@@ -25,23 +25,6 @@ class Registered:
     check: Checker
     # Runs after ``check`` where a real tool can confirm it (edgetpu_compiler).
     confirm: Callable[..., CheckReport] | None = None
-
-
-_CHECKERS: dict[TargetKind, Registered] = {}
-
-
-def register(kind: TargetKind, confirm: Callable[..., CheckReport] | None = None) -> Callable[[Checker], Checker]:
-    def add(check: Checker) -> Checker:
-        _CHECKERS[kind] = Registered(check, confirm)
-        return check
-    return add
-
-
-def checker_for(kind: TargetKind) -> Registered:
-    # The checker modules register themselves on import.
-    from edgekit.analyze import cpu, edgetpu, gpu  # noqa: F401
-
-    return _CHECKERS[kind]
 
 
 def row(model: ModelInfo, op: Op, placement: Placement = Placement.TARGET, reason: str | None = None, *,

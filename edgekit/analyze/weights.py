@@ -17,7 +17,7 @@ import numpy as np
 
 from edgekit.analyze.layers import layer_name
 from edgekit.analyze.model import ModelInfo, read_model
-from edgekit.analyze.schema import schema
+from edgekit.flatbuffer import schema
 
 _DTYPES = {"FLOAT32": np.float32, "FLOAT16": np.float16, "INT8": np.int8, "UINT8": np.uint8,
            "INT16": np.int16, "INT32": np.int32, "INT64": np.int64}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import flatbuffers
 import numpy as np
 
-from edgekit.analyze.schema import schema
+from edgekit.flatbuffer import schema
 
 # Activation scales of the int8 models: any sane values give the same kernels.
 _IN_SCALE, _OUT_SCALE, _W_SCALE = 0.02, 0.05, 0.004

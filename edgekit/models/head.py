@@ -58,25 +58,35 @@ def head_phase(model: Any, train: LabelledImages, val: LabelledImages, config: T
     return dataclasses.replace(result, seconds=round(time.perf_counter() - start, 2))
 
 
-def int8_head_phase(model: Any, train: LabelledImages, val: LabelledImages, settings: Any,
-                    calibration: np.ndarray, config: TrainingConfig, seed: int, progress: Progress) -> PhaseResult:
+def int8_head_phase(model: Any, train: LabelledImages, val: LabelledImages, profile: Any,
+                    calibration: np.ndarray, config: TrainingConfig, seed: int, progress: Progress, *,
+                    conversion: Any = None) -> PhaseResult:
     """Fine-tune the head on the features the int8 model will compute, not the float ones.
 
     Post-training int8 quantisation moves a pretrained backbone's pooled features a long
     way: for a MobileNetV2 on 30 images a class, their cosine similarity to the float
     features was 0.85, and a head trained on float features lost 15 points when fed int8
     ones, while one trained on the int8 features did not. The backbone and pooling are
-    converted alone with the same settings and calibration images as the whole model
-    (so the same quantisation parameters), run on the training and validation images,
+    converted alone by the same conversion, settings and calibration images as the whole
+    model (so the same quantisation parameters), run on the training and validation images,
     and the head, starting from its float weights, fits those features.
     """
-    from edgekit.convert import to_tflite
+    import dataclasses as _dc
+    import tempfile
+    from pathlib import Path
+
+    from edgekit.conversion.target import keras_to_target
     from edgekit.inference import predict
+    from edgekit.progress import Progress as Silent
 
     start = time.perf_counter()
     features = _feature_model(model)
     progress.log(f"int8 head: converting the backbone and running it on {len(train) + len(val)} images")
-    tflite = to_tflite(features, settings, batch_size=1, representative=calibration)
+    # Batch 1, as the whole model on an Edge TPU: the same quantisation parameters.
+    profile = _dc.replace(profile, limits=_dc.replace(profile.limits, batch_size=1, max_model_bytes=None))
+    with tempfile.TemporaryDirectory() as scratch:
+        tflite = keras_to_target(features, calibration, profile, Path(scratch) / "features.tflite", Silent(),
+                                 output="features", options=conversion).path.read_bytes()
     train_x = predict(tflite, train.images, batch_size=_FEATURE_BATCH)
     val_x = predict(tflite, val.images, batch_size=_FEATURE_BATCH)
     result = fit_head(model, (train_x, train.labels), (val_x, val.labels), "int8_head",

@@ -16,7 +16,7 @@ import flatbuffers
 import numpy as np
 
 from edgekit.analyze.model import Subgraph, read_model, unpacked_weights
-from edgekit.analyze.schema import schema
+from edgekit.flatbuffer import schema
 
 # Ops that call other subgraphs: cut alone, they would call nothing.
 _CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE", "CALL", "STABLEHLO_WHILE", "STABLEHLO_CASE", "STABLEHLO_COMPOSITE"}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgekit.report import plots, sections
+import edgekit.report.plots as plots
+import edgekit.report.sections as sections
 from edgekit.report.html import Page, facts, figure, image_grid, note, paragraph, row, table
 
 

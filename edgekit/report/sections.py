@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from edgekit.report import plots
+import edgekit.report.plots as plots
 from edgekit.report.html import Page, facts, figure, heading, note, paragraph, pre, table
 
 

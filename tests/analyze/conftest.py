@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edgekit._tf import keras_module, tensorflow
-from edgekit.convert import to_tflite
+from edgekit.conversion import to_tflite
 from edgekit.targets import ConvertSettings, Quantization, TensorType, load_target
 
 INT8_UINT8_IO = load_target("edgetpu").convert

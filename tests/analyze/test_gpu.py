@@ -49,10 +49,10 @@ def test_flex_ops_are_named(flex_model):
 
 def test_each_target_kind_has_one_registered_checker_and_check_uses_it(mobilenet_float32):
 
+    from edgekit.analyze.checkers import checker_for
     from edgekit.analyze.cpu import check_cpu
     from edgekit.analyze.edgetpu import check_edgetpu
     from edgekit.analyze.gpu import check_gpu
-    from edgekit.analyze.rules import checker_for
     from edgekit.targets import TargetKind, load_target
 
     expected = {TargetKind.CPU: check_cpu, TargetKind.GPU: check_gpu, TargetKind.EDGETPU: check_edgetpu}

@@ -96,8 +96,8 @@ def test_a_buffer_shared_by_two_tensors_is_counted_once():
     import flatbuffers
 
     from edgekit._tf import keras_module
-    from edgekit.analyze.schema import schema
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
+    from edgekit.flatbuffer import schema
     from edgekit.targets import ConvertSettings
 
     keras = keras_module()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -37,7 +38,7 @@ def _small_keras_model():
 
 @pytest.fixture(scope="module")
 def small_model(tmp_path_factory):
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
     from edgekit.targets import ConvertSettings
 
     path = tmp_path_factory.mktemp("estimate") / "small.tflite"
@@ -49,7 +50,7 @@ def small_model(tmp_path_factory):
 def small_int8_model(tmp_path_factory):
     import numpy as np
 
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
 
     path = tmp_path_factory.mktemp("estimate") / "small_int8.tflite"
     samples = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype(np.float32)
@@ -66,9 +67,11 @@ def test_a_quick_calibration_writes_a_profile_that_loads_and_inherits(calibrated
     assert model.float32.conv1x1 is not None and model.int8.depthwise is not None
     assert model.builtin_float32 is not None and model.invoke_ms > 0
     assert 0.1 <= model.band < 1
-    assert len(result.measured["rows"]) == len(result.fit.errors) - sum(
-        1 for name in result.fit.errors if name.startswith("builtin ")) + sum(
-        1 for row in result.measured["rows"] if not row["delegated"])
+    # The fit predicts micro-benchmarks it was not fitted on: a broken fit (wrong op classes,
+    # a unit slip) is off by far more than this, even timed on a loaded machine.
+    errors = list(result.fit.errors.values())
+    assert errors and all(np.isfinite(e) for e in errors)
+    assert result.median_error < 1.0
 
 
 def test_an_estimate_has_a_band_around_it_and_a_row_per_op(calibrated, small_model):
@@ -85,7 +88,7 @@ def test_an_estimate_has_a_band_around_it_and_a_row_per_op(calibrated, small_mod
 
 def test_a_zero_pad_feeding_a_valid_convolution_costs_nothing_and_any_other_pad_costs_time(calibrated, tmp_path):
     from edgekit._tf import keras_module
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
     from edgekit.targets import ConvertSettings
 
     keras = keras_module()
@@ -147,7 +150,7 @@ def test_ops_the_edge_tpu_leaves_to_a_cpu_without_coefficients_are_counted_out_a
     import numpy as np
 
     from edgekit._tf import keras_module
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
 
     keras = keras_module()
     keras.utils.set_random_seed(0)

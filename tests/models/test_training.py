@@ -142,7 +142,7 @@ def test_head_on_cached_features_reaches_the_accuracy_of_the_uncached_head(tmp_p
 
 
 def test_int8_head_trains_on_the_features_the_int8_model_computes(tmp_path):
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
     from edgekit.inference import predict
     from edgekit.models.head import int8_head_phase
     from edgekit.targets import load_target

@@ -14,7 +14,7 @@ from tests.analyze.conftest import (  # noqa: F401 - shared session fixtures
 @pytest.fixture(scope="session")
 def small_float_model(tmp_path_factory):
     from edgekit._tf import keras_module
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
     from edgekit.targets import ConvertSettings
 
     keras = keras_module()

@@ -13,7 +13,7 @@ from edgekit.profiler.cut import cut_ops
 
 
 def _convert(model, settings=None):
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
     from edgekit.targets import ConvertSettings
 
     return to_tflite(model, settings or ConvertSettings(), batch_size=1)

@@ -79,7 +79,7 @@ def ratio_int8(tmp_path_factory):
     """An int8 model that divides one half of its input by the other: random inputs hit the
     divisor's zero point, which the DIV kernel refuses; real samples (divisor in [1, 2]) run."""
     from edgekit._tf import keras_module
-    from edgekit.convert import to_tflite
+    from edgekit.conversion import to_tflite
     from edgekit.targets import load_target
 
     keras = keras_module()
