@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from edgekit.analyze.compiler import confirm_with_compiler
 from edgekit.analyze.cpu import check_cpu
-from edgekit.analyze.edgetpu import check_edgetpu, confirm_with_compiler
+from edgekit.analyze.edgetpu import check_edgetpu
 from edgekit.analyze.gpu import check_gpu
 from edgekit.analyze.rules import Registered
 from edgekit.targets import TargetKind
