@@ -82,12 +82,13 @@ def validate_report(report: dict) -> None:
 def every_report_follows_the_schema(request):
     """After each test that wrote into its tmp_path, every report.json there of a build or
     a conversion is held to report/schema.json."""
+    folder = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
     yield
-    if "tmp_path" not in request.fixturenames:
+    if folder is None:
         return
     import json
 
-    for path in request.getfixturevalue("tmp_path").rglob("report.json"):
+    for path in folder.rglob("report.json"):
         if ".partial" in str(path):
             continue
         report = json.loads(path.read_text(encoding="utf-8"))
