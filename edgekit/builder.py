@@ -21,14 +21,12 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from edgekit._version import __version__
 from edgekit.analyze import check
 from edgekit.config import BuildConfig
 from edgekit.conversion.target import Converted, keras_to_target
-from edgekit.data import LabelledImages, from_arrays, load_image_folder, stratified_split
+from edgekit.data import LabelledImages
 from edgekit.data.dataset import scan_image_folder
 from edgekit.errors import ConfigError, ConversionError, DataError
-from edgekit.evaluation import class_results, mistakes
 from edgekit.files import atomic_output_dir, check_output_dir, file_facts, weight_facts, write_labels
 from edgekit.model_files import refuse_code
 from edgekit.models.backbones import (
@@ -45,11 +43,10 @@ from edgekit.progress import Progress, resolve
 from edgekit.recipe import dump_recipe, recipe_dict
 from edgekit.report.header import report_header
 from edgekit.targets import Quantization, TargetProfile, load_target
+from edgekit.tasks import classification as task
+from edgekit.tasks.classification import DataSource, Split
 from edgekit.timings import Timings
-from edgekit.verification import Change, Verification, compare, gate, measure, require_stages_kept
-
-DataSource = str | Path | LabelledImages | tuple
-_THUMBNAIL = 96
+from edgekit.verification import Change, Verification, compare, gate, require_stages_kept
 
 
 @dataclass(frozen=True)
@@ -77,14 +74,6 @@ class Plan:
     @property
     def backbone(self) -> Backbone:
         return self.config.model.backbone
-
-
-@dataclass(frozen=True)
-class Split:
-    train: LabelledImages
-    val: LabelledImages
-    # Everything read, with the skipped-file list for the report.
-    everything: LabelledImages
 
 
 @dataclass(frozen=True)
@@ -153,7 +142,7 @@ def build(data: DataSource, config: BuildConfig | None = None, /, **options: Any
             with timings.step("preflight"):
                 plan, features = probe_target(plan, say)
             with timings.step("load_data"):
-                split = load_data(data, plan, say)
+                split = task.read_data(data, plan, say)
             with timings.step("train"):
                 trained = train_model(features, split, plan, distribution, say)
                 keras_facts = {**_save_float_model(trained.model, work / "model.keras"),
@@ -162,7 +151,7 @@ def build(data: DataSource, config: BuildConfig | None = None, /, **options: Any
                 optimised = optimise(trained, split, plan, say)
             with timings.step("convert"):
                 converted = convert(optimised.model, plan, trained.calibration, work / "model.tflite", say,
-                                    metadata=model_metadata(plan, split))
+                                    metadata=task.metadata(plan, split))
                 tflite_path = converted.path
             with timings.step("verify"):
                 verified = verify(tflite_path, optimised, split, plan, say)
@@ -239,43 +228,17 @@ def probe_target(plan: Plan, say: Progress) -> tuple[Plan, Any]:
     return plan, features
 
 
-def load_data(data: DataSource, plan: Plan, say: Progress) -> Split:
-    """Decode and resize the images (or take the arrays) and split off validation."""
-    size, settings = plan.image_size, plan.config.data
-    if isinstance(data, LabelledImages):
-        everything = data if data.image_size == size else from_arrays(
-            data.images, data.labels, class_names=data.class_names, image_size=size)
-    elif isinstance(data, tuple):
-        everything = from_arrays(data[0], data[1], image_size=size)
-    else:
-        say.log(f"reading images from {data} at {size[0]}x{size[1]}")
-        everything = load_image_folder(
-            data, size, strict=settings.strict, progress=lambda done, total: say.count("decoded", done, total))
-    if settings.val_dir is None:
-        train_set, val = stratified_split(everything, settings.val_split, plan.config.training.seed)
-    else:
-        say.log(f"reading validation images from {settings.val_dir}")
-        train_set = everything
-        val = load_image_folder(settings.val_dir, size, strict=settings.strict, class_names=everything.class_names)
-        everything = dataclasses.replace(
-            everything, skipped=everything.skipped + val.skipped, ignored=everything.ignored + val.ignored)
-    for skipped in everything.skipped:
-        say.log(f"skipped {skipped.path}: {skipped.reason}")
-    say.log(f"{len(everything.class_names)} classes, {len(train_set)} training and {len(val)} validation images")
-    return Split(train_set, val, everything)
-
-
 def train_model(features: Any, split: Split, plan: Plan, distribution: Any, say: Progress) -> Trained:
     """The classifier trained to convergence (head, fine-tuning or from scratch), checked to have learned."""
     from edgekit.data.pipeline import to_tf_dataset
-    from edgekit.models import build_classifier, train
+    from edgekit.models import train
     from edgekit.models.head import head_phase, int8_head_phase
     from edgekit.optimization.distill import distiller, load_teacher
 
     config, training = plan.config, plan.config.training
     train_data, val_data = split.train, split.val
-    model = build_classifier(features, len(train_data.class_names), dropout=config.model.dropout,
-                             frozen_batchnorm=plan.weights.pretrained)
+    model = task.head(features, len(train_data.class_names), dropout=config.model.dropout,
+                      frozen_batchnorm=plan.weights.pretrained)
     say.log(f"model: {plan.backbone} ({plan.weights} weights) {plan.image_size[0]}x{plan.image_size[1]}, "
             f"{model.count_params():,} parameters")
     train_ds = to_tf_dataset(train_data, batch_size=training.batch_size, training=True,
@@ -344,32 +307,12 @@ def optimise(trained: Trained, split: Split, plan: Plan, say: Progress) -> Optim
     return Optimised(model, results, scores, change, each)
 
 
-def model_metadata(plan: Plan, split: Split) -> dict:
-    """What the .tflite's metadata says (classifier_info's keywords): names and class names."""
-    settings, classes = plan.config.metadata, split.train.class_names
-    source = Path(split.everything.root).name if split.everything.root else "arrays"
-    height, width = plan.image_size
-    shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
-    return dict(
-        name=settings.model_name or f"{source} {plan.backbone.value}",
-        description=settings.model_description or (
-            f"Image classifier, {len(classes)} classes ({shown}); {plan.backbone.value} at {width}x{height}, "
-            f"built by edgekit {__version__} for {plan.profile.id}."),
-        version=settings.model_version, author=settings.model_author, license=settings.model_license,
-        labels=tuple(classes),
-    )
-
-
 def convert(model: Any, plan: Plan, calibration: np.ndarray, path: Path, say: Progress,
-            metadata: dict | None = None) -> Converted:
+            metadata: Any = None) -> Converted:
     """The model converted as the target profile says, by the one conversion every .tflite
-    goes through (conversion.target), written to ``path`` with its metadata
-    (``metadata``: classifier_info's keywords, names and class names)."""
-    from edgekit.metadata import classifier_info
-
-    return keras_to_target(model, calibration, plan.profile, path, say, output="scores",
-                           options=plan.config.conversion,
-                           metadata=(lambda data: classifier_info(data, **metadata)) if metadata else None)
+    goes through (conversion.target), written to ``path`` with the task's ``metadata``."""
+    return keras_to_target(model, calibration, plan.profile, path, say, output=task.OUTPUT,
+                           options=plan.config.conversion, metadata=metadata)
 
 
 def verify(tflite_path: Path, optimised: Optimised, split: Split, plan: Plan, say: Progress) -> Verified:
@@ -384,8 +327,7 @@ def verify(tflite_path: Path, optimised: Optimised, split: Split, plan: Plan, sa
             "validation images")
     scores = predict(tflite_path, split.val.images, runtime=runtime)
     config = plan.config
-    verification = measure({"scores": optimised.scores}, {"scores": scores}, labels=split.val.labels,
-                           max_accuracy_drop=config.accuracy.max_accuracy_drop)
+    verification = task.verify(optimised.scores, scores, split.val, max_accuracy_drop=config.accuracy.max_accuracy_drop)
     for line in verification.lines():
         say.log(line)
     gate(verification, plan.profile.convert.quantization, min_snr=config.gates.min_snr,
@@ -436,7 +378,7 @@ def write_outputs(work: Path, report: dict, plan: Plan, split: Split, say: Progr
     from edgekit.report import write_html
 
     write_labels(work / "labels.txt", split.train.class_names)
-    write_mistake_images(work, report["validation"]["mistakes"], split.val.images)
+    task.write_mistake_images(work, report["validation"]["mistakes"], split.val.images)
     (work / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (work / "recipe.toml").write_text(dump_recipe(plan.config), encoding="utf-8")
     say.log("rendering report.html")
@@ -485,38 +427,12 @@ def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimise
             "runtime": f"{runtime.name} {runtime.version}",
         },
         # The .tflite on the validation images: what the app will get.
-        "validation": validation_results(verified.scores, split.val),
+        "validation": task.validation_results(verified.scores, split.val),
         "latency": latency,
         "timings_seconds": timings.rounded(),
     }
     report["wall_seconds"] = timings.wall()
     return report
-
-
-def validation_results(scores: np.ndarray, val: LabelledImages) -> dict:
-    """Confusion matrix, per-class accuracy and the most confident mistakes of ``scores``."""
-    names, truth, predicted = val.class_names, val.labels, scores.argmax(axis=1)
-    confusion, per_class = class_results(truth, predicted, names)
-    return {"confusion": confusion, "per_class": per_class,
-            "errors": int(np.sum(predicted != truth)),
-            "mistakes": mistakes(scores, truth, names, val.sources)}
-
-
-def write_mistake_images(work: Path, shown: list[dict], images: np.ndarray) -> None:
-    """Each mistake's validation image as a PNG under ``mistakes/``, named in ``shown``."""
-    from PIL import Image
-
-    if not shown:
-        return
-    folder = work / "mistakes"
-    folder.mkdir()
-    for rank, mistake in enumerate(shown, 1):
-        name = f"mistakes/{rank:02d}.png"
-        picture = Image.fromarray(np.asarray(images[mistake["index"]], dtype=np.uint8))
-        # Thumbnails: a 224-pixel input is still recognisable at 96, and the page stays small.
-        picture.thumbnail((_THUMBNAIL, _THUMBNAIL))
-        picture.save(work / name, optimize=True)
-        mistake["image"] = name
 
 
 @contextlib.contextmanager
@@ -578,16 +494,15 @@ def _require_learned(accuracy: float, val: LabelledImages, after: str, advice: s
 def _probe_conversion(features: Any, plan: Plan, say: Progress) -> None:
     """Convert the untrained model once, by the same conversion as the final one, and check
     it, so an impossible backbone/target pair fails in seconds rather than after training."""
-    from edgekit.models import build_classifier
     from edgekit.progress import Progress as Silent
 
     profile = plan.profile
-    probe = build_classifier(features, 2, dropout=plan.config.model.dropout)
+    probe = task.head(features, 2, dropout=plan.config.model.dropout)
     # Random pixels calibrate well enough to learn which ops the target gets.
     pixels = np.random.default_rng(0).uniform(0, 255, (4, *probe.input_shape[1:])).astype(np.float32)
     with tempfile.TemporaryDirectory() as scratch:
         path = keras_to_target(probe, pixels, profile, Path(scratch) / "preflight.tflite", Silent(),
-                               output="scores", options=plan.config.conversion).path
+                               output=task.OUTPUT, options=plan.config.conversion).path
         report = check(path, profile, compile=False, name="the untrained model")
     say.log(f"pre-flight check for {profile.id}: {report.summary()}")
     _require_target(report, plan.config.target.allow_cpu_fallback, "pre-flight: the untrained model")

@@ -19,6 +19,7 @@ import numpy as np
 from edgekit._tf import keras_module
 from edgekit.models.classifier import leaf_layers
 from edgekit.progress import Progress
+from edgekit.tasks.classification import LOSS, METRICS
 
 if TYPE_CHECKING:  # the configuration imports the models package, not the other way
     from edgekit.config import TrainingConfig
@@ -132,8 +133,8 @@ def _set_trainable(backbone: Any, top_layers: int) -> None:
 
 def fit_phase(model: Any, train_ds: Any, val_ds: Any, name: str, epochs: int, lr: float, patience: int,
               progress: Progress, *, shape: EpochShape, callbacks: Sequence = (), settled_epoch: int = 1,
-              cached: bool = False, loss: Any = "sparse_categorical_crossentropy",
-              metrics: Sequence = ("accuracy",)) -> PhaseResult:
+              cached: bool = False, loss: Any = LOSS,
+              metrics: Sequence = METRICS) -> PhaseResult:
     """Compile and fit ``model`` for up to ``epochs`` epochs of ``shape``, ending on the best epoch.
 
     The best epoch is the one with the highest validation accuracy (lowest validation

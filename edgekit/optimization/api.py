@@ -16,6 +16,7 @@ import numpy as np
 from edgekit.errors import ConfigError, DataError
 from edgekit.optimization.stages import Stage, stage_from_config, validate_stages
 from edgekit.progress import Progress, resolve
+from edgekit.tasks.classification import LOSS, METRICS
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class OptimizeResult:
 
 
 def optimize(model: Any, *, train: Any, validation: Any, stages: Sequence[Stage | dict],
-             loss: Any = "sparse_categorical_crossentropy", metrics: Sequence = ("accuracy",),
+             loss: Any = LOSS, metrics: Sequence = METRICS,
              batch_size: int = 32, patience: int = 6, progress: bool | Progress = False) -> OptimizeResult:
     """Run ``stages`` in order on ``model`` (tf-keras) with ``train`` and ``validation`` data.
 

@@ -14,6 +14,7 @@ from edgekit.models.training import EpochShape, fit_phase
 from edgekit.optimization.flatten import flatten_model
 from edgekit.optimization.stages import QAT, Stage, stage_config, validate_stages
 from edgekit.progress import Progress
+from edgekit.tasks.classification import LOSS, METRICS
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,8 @@ def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, 
                *, shape: EpochShape, progress: Progress, patience: int = 6,
                wrap: Callable[[Any], Any] | None = None,
                check: Callable[[float, str], None] | None = None,
-               loss: Any = "sparse_categorical_crossentropy",
-               metrics: Sequence = ("accuracy",)) -> tuple[Any, list[StageResult]]:
+               loss: Any = LOSS,
+               metrics: Sequence = METRICS) -> tuple[Any, list[StageResult]]:
     """Apply, fine-tune and strip each stage in order; returns the final model and one result per stage.
 
     Each stage fine-tunes up to its epochs, stops when validation accuracy has not
