@@ -84,6 +84,18 @@ def refuse_code(path: str | Path, *, trust: bool, role: str = "model") -> None:
                            f"pass {TRUST_FLAG} (Python: trust_model_code=True) only if you trust its author")
 
 
+def load_keras_model(path: str | Path, *, trust: bool, role: str, what: str = "model") -> Any:
+    """A tf-keras model file loaded for edgekit's own use (a backbone, a teacher), after
+    :func:`refuse_code`; Keras' safe mode stays on unless ``trust``."""
+    from edgekit._tf import keras_module
+
+    refuse_code(path, trust=trust, role=role)
+    try:
+        return keras_module().models.load_model(path, compile=False, safe_mode=not trust)
+    except Exception as exc:  # noqa: BLE001 - load_model raises many types
+        raise WeightsError(f"cannot load {what} {path}: {first_line(exc)}") from None
+
+
 def _keras_config(path: Path) -> Any:
     try:
         if path.suffix == ".keras":

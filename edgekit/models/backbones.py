@@ -13,7 +13,7 @@ from typing import Any
 from edgekit._compat import StrEnum
 from edgekit._tf import keras_module
 from edgekit.errors import ConfigError, WeightsError, first_line
-from edgekit.model_files import refuse_code
+from edgekit.model_files import load_keras_model
 
 
 class Backbone(StrEnum):
@@ -159,12 +159,8 @@ def backbone_from_saved_model(path: str, image_size: tuple[int, int] | None, *, 
     An edgekit model has a layer named ``backbone``; any other model is cut before
     its last layer (its classifier). Code in the file is refused unless ``trust``.
     """
-    refuse_code(path, trust=trust, role="--weights")
     keras = keras_module()
-    try:
-        model = keras.models.load_model(path, compile=False, safe_mode=not trust)
-    except Exception as exc:  # noqa: BLE001 - load_model raises many types
-        raise WeightsError(f"cannot load model {path}: {first_line(exc)}") from None
+    model = load_keras_model(path, trust=trust, role="--weights")
     try:
         inner = model.get_layer("backbone")
     except ValueError:

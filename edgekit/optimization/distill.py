@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit._tf import keras_module, tensorflow
-from edgekit.errors import ConfigError, WeightsError, first_line
+from edgekit.errors import ConfigError
 from edgekit.files import read_labels
 from edgekit.tables import check_fields
 
@@ -42,14 +42,9 @@ class Distill:
 def load_teacher(path: str, class_names: tuple[str, ...], *, trust: bool = False) -> Any:
     """Load a .keras teacher and check it predicts the same classes, in the same order;
     code in the file is refused unless ``trust``."""
-    from edgekit.model_files import refuse_code
+    from edgekit.model_files import load_keras_model
 
-    refuse_code(path, trust=trust, role="--distill-from")
-    keras = keras_module()
-    try:
-        teacher = keras.models.load_model(path, compile=False, safe_mode=not trust)
-    except Exception as exc:  # noqa: BLE001 - load_model raises many types
-        raise WeightsError(f"cannot load teacher model {path}: {first_line(exc)}") from None
+    teacher = load_keras_model(path, trust=trust, role="--distill-from", what="teacher model")
     outputs = teacher.output_shape[-1]
     if outputs != len(class_names):
         raise ConfigError(f"teacher {path} predicts {outputs} classes, the data has {len(class_names)}")
