@@ -30,13 +30,16 @@ from edgekit.latency.api import Calibration, calibrate
 from edgekit.latency.estimator import Estimate, estimate
 from edgekit.models.backbones import Backbone
 from edgekit.optimization.api import OptimizeResult, optimize
-from edgekit.profiler import Measurement, profile
+from edgekit.profiler import Measurement, profile, profile_all
+from edgekit.profiler.options import Accelerator
 from edgekit.recipe import dump_recipe, load_recipe
+from edgekit.runtime import RuntimeName
 from edgekit.targets import TargetProfile, load_target, shipped_targets
 from edgekit.verification import Verification, verify
 
 __all__ = [
     "Augmentation",
+    "Accelerator",
     "Backbone",
     "BuildConfig",
     "BuildResult",
@@ -58,6 +61,7 @@ __all__ = [
     "OptimizeResult",
     "OptionError",
     "ProfileError",
+    "RuntimeName",
     "TargetProfile",
     "TrainingError",
     "Verification",
@@ -77,6 +81,7 @@ __all__ = [
     "optimize",
     "predict",
     "profile",
+    "profile_all",
     "read_model",
     "shipped_targets",
     "verify",

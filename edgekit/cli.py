@@ -432,7 +432,7 @@ def profile(models: tuple[str, ...], as_json: bool, html_out: str | None, input_
     from edgekit.analyze.shapes import parse_shape
     from edgekit.errors import ProfileError
     from edgekit.profiler import SshSettings, render, render_comparison
-    from edgekit.profiler import profile as run_profile
+    from edgekit.profiler import profile_all as run_profile
 
     if html_out is not None:
         _check_html_out(html_out)

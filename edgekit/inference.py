@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.runtime import Runtime, find_runtime
+from edgekit.runtime import Runtime, RuntimeName, find_runtime
 
 
 def quantize(values: np.ndarray, detail: dict) -> np.ndarray:
@@ -31,13 +31,13 @@ def dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
 
 
 def predict(model: str | Path | bytes, images: np.ndarray, *, num_threads: int = 1,
-            runtime: Runtime | None = None, batch_size: int = 64) -> np.ndarray:
+            runtime: Runtime | RuntimeName | str | None = None, batch_size: int = 64) -> np.ndarray:
     """Class scores (N, classes) as float32 for uint8 pixel images (N, H, W, 3).
 
     A model with a fixed batch of 1 is run image by image; one with a dynamic batch
     is resized to ``batch_size`` chunks.
     """
-    runtime = runtime or find_runtime()
+    runtime = runtime if isinstance(runtime, Runtime) else find_runtime(runtime)
     if isinstance(model, (bytes, bytearray)):
         interpreter = runtime.interpreter(model_content=bytes(model), num_threads=num_threads)
     else:
@@ -68,13 +68,13 @@ def predict(model: str | Path | bytes, images: np.ndarray, *, num_threads: int =
 
 
 def run_signature(model: str | Path | bytes, inputs: dict[str, np.ndarray], *, num_threads: int = 1,
-                  runtime: Runtime | None = None) -> dict[str, np.ndarray]:
+                  runtime: Runtime | RuntimeName | str | None = None) -> dict[str, np.ndarray]:
     """Outputs by name (float32) of a model's ``serving_default`` signature for inputs by name.
 
     Inputs are float values, quantised with each tensor's own scale and zero point; a
     model with a static batch is run in chunks of that batch.
     """
-    runtime = runtime or find_runtime()
+    runtime = runtime if isinstance(runtime, Runtime) else find_runtime(runtime)
     if isinstance(model, (bytes, bytearray)):
         interpreter = runtime.interpreter(model_content=bytes(model), num_threads=num_threads)
     else:

@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgekit._compat import StrEnum
 from edgekit.errors import MissingDependencyError
+
+
+class RuntimeName(StrEnum):
+    """The TFLite runtimes edgekit can load models with, in the order it tries them."""
+
+    AI_EDGE_LITERT = "ai_edge_litert"
+    TFLITE_RUNTIME = "tflite_runtime"
+    TENSORFLOW = "tensorflow"
+
 
 _CANDIDATES = (
     ("ai_edge_litert", "ai_edge_litert.interpreter"),

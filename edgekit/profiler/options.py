@@ -6,9 +6,19 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from edgekit._compat import StrEnum
 from edgekit.errors import ConfigError
 
-ACCELERATORS = ("cpu", "gpu", "npu")
+
+class Accelerator(StrEnum):
+    """LiteRT's CompiledModel hardware accelerators."""
+
+    CPU = "cpu"
+    GPU = "gpu"
+    NPU = "npu"
+
+
+ACCELERATORS = tuple(a.value for a in Accelerator)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.profiler import ProfileError, SshSettings, profile
+from edgekit.profiler import ProfileError, SshSettings, profile, profile_all
 from tests.conftest import free_ports
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
@@ -75,7 +75,7 @@ def test_remote_profile_returns_the_fields_of_a_local_one(sshd, small_float_mode
 def test_remote_copy_is_removed(sshd, small_float_model):
     remote, settings = sshd
     before = set(Path("/tmp").glob("edgekit-profile.*"))
-    profile([small_float_model, small_float_model], runs=3, remote=remote, ssh=settings)
+    profile_all([small_float_model, small_float_model], runs=3, remote=remote, ssh=settings)
     assert set(Path("/tmp").glob("edgekit-profile.*")) == before
 
 
@@ -88,21 +88,35 @@ def test_remote_without_edgekit_says_how_to_install(sshd, small_float_model):
 
 
 def test_remote_errors_come_back_as_errors(sshd, tmp_path):
+    from edgekit._tf import tensorflow
+
     remote, settings = sshd
+    tf = tensorflow()
+    mean = tf.function(lambda x: tf.reduce_mean(x, axis=1), input_signature=[tf.TensorSpec([None, None], tf.float32)])
+    unsized = tmp_path / "unsized.tflite"
+    unsized.write_bytes(tf.lite.TFLiteConverter.from_concrete_functions([mean.get_concrete_function()]).convert())
+    # A dynamic length and no --input-shape: the remote host refuses, and says why.
+    with pytest.raises(ProfileError, match="has a dynamic size"):
+        profile(unsized, runs=3, remote=remote, ssh=settings)
+
+
+def test_a_file_that_is_not_a_model_is_refused_before_any_connection(tmp_path):
+    import edgekit
+
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(b"not a model")
-    with pytest.raises(ProfileError, match="not a TFLite model"):
-        profile(bad, runs=3, remote=remote, ssh=settings)
+    with pytest.raises(edgekit.ModelFormatError):
+        profile(bad, runs=3, remote=f"nobody@127.0.0.1:{free_ports()[0]}")
 
 
-def test_refused_connection_fails_at_once():
+def test_refused_connection_fails_at_once(small_float_model):
     start = time.perf_counter()
     with pytest.raises(ProfileError, match="cannot reach"):
-        profile(__file__, remote=f"nobody@127.0.0.1:{free_ports()[0]}", ssh=SshSettings(connect_timeout=3))
+        profile(small_float_model, remote=f"nobody@127.0.0.1:{free_ports()[0]}", ssh=SshSettings(connect_timeout=3))
     assert time.perf_counter() - start < 15
 
 
-def test_silent_host_fails_within_the_connect_timeout():
+def test_silent_host_fails_within_the_connect_timeout(small_float_model):
     # A port that accepts TCP and never speaks SSH: only the connect timeout ends the wait.
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -111,7 +125,8 @@ def test_silent_host_fails_within_the_connect_timeout():
     threading.Thread(target=lambda: [held.append(listener.accept()) for _ in range(4)], daemon=True).start()
     start = time.perf_counter()
     with pytest.raises(ProfileError, match="cannot reach .*timed out"):
-        profile(__file__, remote=f"nobody@127.0.0.1:{listener.getsockname()[1]}", ssh=SshSettings(connect_timeout=2))
+        profile(small_float_model, remote=f"nobody@127.0.0.1:{listener.getsockname()[1]}",
+                ssh=SshSettings(connect_timeout=2))
     assert time.perf_counter() - start < 15
     listener.close()
 
