@@ -644,11 +644,9 @@ def metadata_command(model: str, labels: str | None, name: str | None, descripti
     (packed as labels.txt) and score statistics. Adding it changes no operator, tensor
     or weight. Exit status 2 when MODEL cannot be read.
     """
-    import os
-    import tempfile
     from pathlib import Path
 
-    from edgekit.files import read_labels
+    from edgekit.files import atomic_write, read_labels
     from edgekit.metadata import attach, classifier_info, read_metadata
 
     writes = any(v is not None for v in (labels, name, description, model_version, author, model_license))
@@ -674,11 +672,7 @@ def metadata_command(model: str, labels: str | None, name: str | None, descripti
                                    version=keep(model_version, "version", "1"), author=keep(author, "author", ""),
                                    license=keep(model_license, "license", ""))
             target = Path(out) if out is not None else Path(model)
-            fd, scratch = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent if target.parent.exists()
-                                           else None)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(attach(data, info))
-            os.replace(scratch, target)  # in one step: MODEL is never half-written
+            atomic_write(target, attach(data, info))  # in one step: MODEL is never half-written
             current = read_metadata(target)
     except EdgekitError as exc:
         raise _UnreadableModel(str(exc)) from None

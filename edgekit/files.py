@@ -134,3 +134,30 @@ def _restore_interrupted(out: Path) -> None:
         if (old / _OUTPUT_MARKER).is_file():
             old.rename(out)
             return
+
+
+@contextmanager
+def atomic_file(path: str | Path, suffix: str = "") -> Iterator[Path]:
+    """A scratch file beside ``path`` to write, moved onto ``path`` in one step when the block
+    ends without an error and removed otherwise: readers see the old file or the new one,
+    never half of one. ``suffix`` keeps a file type a reader checks (``.toml``)."""
+    path = Path(path)
+    fd, scratch = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{suffix}",
+                                   dir=path.parent if path.parent.exists() else None)
+    os.close(fd)
+    try:
+        yield Path(scratch)
+        os.replace(scratch, path)
+    finally:
+        Path(scratch).unlink(missing_ok=True)
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> Path:
+    """``data`` written to ``path`` whole or not at all (see :func:`atomic_file`)."""
+    with atomic_file(path) as scratch:
+        if isinstance(data, str):
+            scratch.write_text(data, encoding="utf-8")
+        else:
+            scratch.write_bytes(data)
+    return Path(path)
+

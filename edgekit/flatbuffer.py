@@ -30,3 +30,13 @@ def enum_names(enum_name: str) -> dict[int, str]:
     """Value -> name for a schema enum class such as BuiltinOperator or TensorType."""
     enum = getattr(schema(), enum_name)
     return {value: key for key, value in vars(enum).items() if not key.startswith("_") and isinstance(value, int)}
+
+
+def pack(model: Any, size_hint: int = 1024) -> bytes:
+    """A TFLite model object (the schema's object API, ``ModelT``) as .tflite bytes."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(size_hint)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+

@@ -92,5 +92,5 @@ def every_report_follows_the_schema(request):
         if ".partial" in str(path):
             continue
         report = json.loads(path.read_text(encoding="utf-8"))
-        if report.get("kind") in ("build", "convert"):
+        if isinstance(report, dict) and report.get("kind") in ("build", "convert"):
             validate_report(report)

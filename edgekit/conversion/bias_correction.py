@@ -20,12 +20,11 @@ import warnings
 from dataclasses import dataclass
 from typing import Mapping
 
-import flatbuffers
 import numpy as np
 
 from edgekit.analyze.model import ModelInfo, Op, Tensor, read_model
 from edgekit.analyze.weights import constant_array
-from edgekit.flatbuffer import schema
+from edgekit.flatbuffer import pack, schema
 
 # Enough samples for per-channel means; each costs one run with every tensor kept.
 _SAMPLES = 64
@@ -71,9 +70,7 @@ def correct_biases(quantized: bytes, reference: bytes,
                                info.main.tensors[weight_op.op.inputs[1]])
         shift = _output_shift(weight_op, weights - weight_op.float_weights, window_means[weight_op.op.index])
         _subtract_from_bias(model, quantized, info, weight_op.op, shift)
-    builder = flatbuffers.Builder(len(quantized) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output()), Correction(len(ops), total, count)
+    return pack(model, len(quantized) + 1024), Correction(len(ops), total, count)
 
 
 def _weight_ops(info: ModelInfo, reference: bytes) -> list[_WeightOp]:

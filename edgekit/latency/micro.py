@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import flatbuffers
 import numpy as np
 
-from edgekit.flatbuffer import schema
+from edgekit.flatbuffer import pack, schema
 
 # Activation scales of the int8 models: any sane values give the same kernels.
 _IN_SCALE, _OUT_SCALE, _W_SCALE = 0.02, 0.05, 0.004
@@ -135,9 +134,7 @@ class _Writer:
         model.version = 3
         model.operatorCodes, model.subgraphs, model.buffers = self.codes, [subgraph], self.buffers
         model.description = f"edgekit micro-benchmark {name}"
-        builder = flatbuffers.Builder(1024)
-        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-        return bytes(builder.Output())
+        return pack(model)
 
     def padding(self):
         return self.s.Padding.SAME

@@ -12,11 +12,10 @@ import copy
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-import flatbuffers
 import numpy as np
 
 from edgekit.analyze.model import Subgraph, read_model, unpacked_weights
-from edgekit.flatbuffer import schema
+from edgekit.flatbuffer import pack, schema
 
 # Ops that call other subgraphs: cut alone, they would call nothing.
 _CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE", "CALL", "STABLEHLO_WHILE", "STABLEHLO_CASE", "STABLEHLO_COMPOSITE"}
@@ -124,9 +123,7 @@ def _one_op_model(s, model, info: Subgraph, op, code, shapes: Mapping[int, Seque
     out.subgraphs = [subgraph]
     out.buffers = buffers
     out.description = "one op cut by edgekit"
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(out.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    return pack(out)
 
 
 def _tensor_map(s, name: str, index: int):

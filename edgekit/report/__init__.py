@@ -65,8 +65,7 @@ def require_plots() -> None:
 
 
 def _write(text: str, path: Path) -> Path:
-    # Through a temporary file: an interrupted render leaves the old page, not half of one.
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
-    return path
+    from edgekit.files import atomic_write
+
+    # An interrupted render leaves the old page, not half of one.
+    return atomic_write(path, text)
