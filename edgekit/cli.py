@@ -254,6 +254,9 @@ def summary(report: dict, out: str) -> str:
         f"data      {len(data['classes'])} classes, {data['train_images']} train / {data['validation_images']} "
         f"validation images, {len(data['skipped'])} skipped",
         *_accuracy_lines(report),
+        *[f"verified  {o['name']}: SNR {o['snr_db']:.1f} dB (least {report['verification']['min_snr_db']:g}), "
+          f"cosine {o['cosine']:.4f}, max abs error {o['max_abs_error']:.3g}"
+          for o in report["verification"]["outputs"]],
         f"size      model.tflite {lite['bytes']:,} bytes ({lite['gzip_bytes']:,} gzipped), "
         f"model.keras {keras['bytes']:,} bytes",
         *[f"stage     {st['name']}: validation accuracy {st['val_accuracy']:.4f}"
