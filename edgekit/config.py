@@ -17,6 +17,7 @@ from edgekit.data.augment import Augmentation
 from edgekit.errors import ConfigError, OptionError
 from edgekit.models.backbones import Backbone
 from edgekit.models.strategy import Strategy
+from edgekit.models.training import DEFAULT_BATCH_SIZE, DEFAULT_PATIENCE
 from edgekit.optimization.distill import Distill
 from edgekit.optimization.stages import Stage, stage_from_config
 from edgekit.options import (
@@ -101,10 +102,10 @@ class TrainingConfig(Section):
         20, "How many of the backbone's top layers to fine-tune (BatchNorm stays frozen).")
     fine_tune_learning_rate: float | None = option(
         None, "Starting rate of the fine-tuning phase [default: learning rate / 10].")
-    batch_size: int = option(32, "Training images per step.")
+    batch_size: int = option(DEFAULT_BATCH_SIZE, "Training images per step.")
     patience: int = option(
-        6, "Early stopping: epochs without validation gain (0 runs every epoch); each phase and stage ends "
-           "on its best epoch's weights. Stages use half of it.")
+        DEFAULT_PATIENCE, "Early stopping: epochs without validation gain (0 runs every epoch); each phase and "
+                          "stage ends on its best epoch's weights. Stages use half of it.")
     cache_features: bool = option(
         True, "With a pretrained backbone, train the head on backbone features computed once (plus "
               "augmented copies) instead of running the frozen backbone every epoch.")

@@ -21,6 +21,11 @@ from edgekit.models.classifier import leaf_layers
 from edgekit.progress import Progress
 from edgekit.tasks.classification import LOSS, METRICS
 
+# Defaults of the build's options (config.TrainingConfig) that the Python API's optimize()
+# shares: set here once, the lowest module both read.
+DEFAULT_PATIENCE = 6
+DEFAULT_BATCH_SIZE = 32
+
 if TYPE_CHECKING:  # the configuration imports the models package, not the other way
     from edgekit.config import TrainingConfig
 

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from edgekit.errors import ConfigError, DataError
+from edgekit.models.training import DEFAULT_BATCH_SIZE, DEFAULT_PATIENCE
 from edgekit.optimization.stages import Stage, stage_from_config, validate_stages
 from edgekit.progress import Progress, resolve
 from edgekit.tasks.classification import LOSS, METRICS
@@ -31,7 +32,8 @@ class OptimizeResult:
 
 def optimize(model: Any, *, train: Any, validation: Any, stages: Sequence[Stage | dict],
              loss: Any = LOSS, metrics: Sequence = METRICS,
-             batch_size: int = 32, patience: int = 6, progress: bool | Progress = False) -> OptimizeResult:
+             batch_size: int = DEFAULT_BATCH_SIZE, patience: int = DEFAULT_PATIENCE,
+             progress: bool | Progress = False) -> OptimizeResult:
     """Run ``stages`` in order on ``model`` (tf-keras) with ``train`` and ``validation`` data.
 
     Data: ``(x, y)`` arrays or a ``tf.data.Dataset`` of ``(x, y)`` batches. Each stage

@@ -10,7 +10,7 @@ import numpy as np
 
 from edgekit._tf import keras_module
 from edgekit.files import weight_facts
-from edgekit.models.training import EpochShape, fit_phase
+from edgekit.models.training import DEFAULT_PATIENCE, EpochShape, fit_phase
 from edgekit.optimization.flatten import flatten_model
 from edgekit.optimization.stages import QAT, Stage, stage_config, validate_stages
 from edgekit.progress import Progress
@@ -36,7 +36,7 @@ class StageResult:
 
 
 def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, val_labels: np.ndarray | None,
-               *, shape: EpochShape, progress: Progress, patience: int = 6,
+               *, shape: EpochShape, progress: Progress, patience: int = DEFAULT_PATIENCE,
                wrap: Callable[[Any], Any] | None = None,
                check: Callable[[float, str], None] | None = None,
                loss: Any = LOSS,

@@ -8,6 +8,7 @@ from typing import Any
 
 from edgekit._compat import StrEnum
 from edgekit.errors import ConfigError
+from edgekit.targets import ProfileSettings
 
 
 class Accelerator(StrEnum):
@@ -22,18 +23,12 @@ ACCELERATORS = tuple(a.value for a in Accelerator)
 
 
 @dataclass(frozen=True)
-class ProfileOptions:
-    threads: int = 1
-    warmup: int = 10
-    runs: int = 100
+class ProfileOptions(ProfileSettings):
+    """A target's [profile] settings (threads, warm-up, runs, delegate, device, accelerator:
+    targets.ProfileSettings, defined there once), plus what one measurement adds."""
+
     # Run for this many seconds instead of a fixed number of runs (at least one run).
     duration: float | None = None
-    # "edgetpu" or a path to a delegate library (.so).
-    delegate: str | None = None
-    # Edge TPU device: usb, usb:N, pci:N.
-    device: str | None = None
-    # LiteRT CompiledModel hardware accelerator: cpu, gpu or npu.
-    accelerator: str | None = None
     # The GPU accelerator in float32 arithmetic (GpuOptions.enforce_f32). Its default float16
     # arithmetic was measured losing basic-pitch's outputs entirely (tools/bench_gpu_accuracy.py).
     gpu_f32: bool = False
@@ -70,9 +65,7 @@ class ProfileOptions:
     @classmethod
     def from_target(cls, target: Any) -> "ProfileOptions":
         """The settings of a target profile's ``[profile]`` section."""
-        settings = target.profile
-        return cls(threads=settings.threads, warmup=settings.warmup, runs=settings.runs,
-                   delegate=settings.delegate, device=settings.device, accelerator=settings.accelerator)
+        return cls(**dataclasses.asdict(target.profile))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
