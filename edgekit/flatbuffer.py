@@ -32,11 +32,23 @@ def enum_names(enum_name: str) -> dict[int, str]:
     return {value: key for key, value in vars(enum).items() if not key.startswith("_") and isinstance(value, int)}
 
 
-def pack(model: Any, size_hint: int = 1024) -> bytes:
-    """A TFLite model object (the schema's object API, ``ModelT``) as .tflite bytes."""
-    import flatbuffers
+def unpack(data: bytes) -> Any:
+    """.tflite bytes as the schema's object API (``ModelT``), to edit and :func:`pack` again."""
+    try:
+        from ai_edge_litert.tools.flatbuffer_utils import convert_bytearray_to_object
+    except ImportError:  # tflite_runtime or TensorFlow's bindings: the same call, by hand
+        return schema().ModelT.InitFromPackedBuf(bytearray(data), 0)
+    return convert_bytearray_to_object(bytearray(data))
 
-    builder = flatbuffers.Builder(size_hint)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
 
+def pack(model: Any) -> bytes:
+    """A ``ModelT`` as .tflite bytes, by LiteRT's own flatbuffer utilities where installed."""
+    try:
+        from ai_edge_litert.tools.flatbuffer_utils import convert_object_to_bytearray
+    except ImportError:  # tflite_runtime or TensorFlow's bindings: the same calls, by hand
+        import flatbuffers
+
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+    return bytes(convert_object_to_bytearray(model))

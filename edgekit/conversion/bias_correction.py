@@ -24,7 +24,7 @@ import numpy as np
 
 from edgekit.analyze.model import ModelInfo, Op, Tensor, read_model
 from edgekit.analyze.weights import constant_array
-from edgekit.flatbuffer import pack, schema
+from edgekit.flatbuffer import pack, schema, unpack
 
 # Enough samples for per-channel means; each costs one run with every tensor kept.
 _SAMPLES = 64
@@ -64,13 +64,13 @@ def correct_biases(quantized: bytes, reference: bytes,
         return quantized, Correction(0, total, count)
     window_means = _window_means(quantized, info, ops, samples, count)
     # Read with analyze.model; written with the schema's object API, op for op in the same order.
-    model = schema().ModelT.InitFromPackedBuf(bytearray(quantized), 0)
+    model = unpack(quantized)
     for weight_op in ops:
         weights = _dequantized(constant_array(quantized, info, 0, weight_op.op.inputs[1]),
                                info.main.tensors[weight_op.op.inputs[1]])
         shift = _output_shift(weight_op, weights - weight_op.float_weights, window_means[weight_op.op.index])
         _subtract_from_bias(model, quantized, info, weight_op.op, shift)
-    return pack(model, len(quantized) + 1024), Correction(len(ops), total, count)
+    return pack(model), Correction(len(ops), total, count)
 
 
 def _weight_ops(info: ModelInfo, reference: bytes) -> list[_WeightOp]:

@@ -29,7 +29,7 @@ from edgekit.analyze.gpu import COMPARISONS_AND_SELECTS
 from edgekit.analyze.model import ModelInfo, Op, read_model
 from edgekit.analyze.weights import constant_array
 from edgekit.conversion.float_front_end import front_end_nodes
-from edgekit.flatbuffer import pack, schema
+from edgekit.flatbuffer import pack, schema, unpack
 from edgekit.verification import snr_db
 
 # The least SNR (dB) of a constant's float16 rounding that still counts as rounding.
@@ -102,7 +102,7 @@ def _rewritten(data: bytes, info: ModelInfo, restored: dict[int, np.ndarray]) ->
     """Each restored DEQUANTIZE's output becomes a float32 constant; the DEQUANTIZE and the
     float16 tensor it read (when nothing else reads it) go."""
     s = schema()
-    model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    model = unpack(data)
     graph = model.subgraphs[0]
     orphans = set()
     for index, values in restored.items():
@@ -115,7 +115,7 @@ def _rewritten(data: bytes, info: ModelInfo, restored: dict[int, np.ndarray]) ->
     graph.operators = [op for i, op in enumerate(graph.operators) if i not in restored]
     still_read = {t for op in graph.operators for t in op.inputs}
     _drop_tensors(model, orphans - still_read)
-    return pack(model, len(data) + sum(v.nbytes for v in restored.values()) + 1024)
+    return pack(model)
 
 
 def _drop_tensors(model, dropped: set[int]) -> None:

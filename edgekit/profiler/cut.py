@@ -15,7 +15,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from edgekit.analyze.model import Subgraph, read_model, unpacked_weights
-from edgekit.flatbuffer import pack, schema
+from edgekit.flatbuffer import pack, schema, unpack
 
 # Ops that call other subgraphs: cut alone, they would call nothing.
 _CONTROL_FLOW = {"WHILE", "IF", "CALL_ONCE", "CALL", "STABLEHLO_WHILE", "STABLEHLO_CASE", "STABLEHLO_COMPOSITE"}
@@ -45,7 +45,7 @@ def cut_ops(data: bytes, shapes: Mapping[int, Sequence[int]] | None = None,
     ``values`` (tensor values of a run of the whole model), else computed by ``evaluate``
     (runs a one-op model with constant inputs, returns its outputs)."""
     s = schema()
-    model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    model = unpack(data)
     main, info = model.subgraphs[0], read_model(bytes(data)).main
     values = values or {}
     unpacking = unpacked_weights(info)
