@@ -573,8 +573,7 @@ def calibrate_command(out: str | None, profile_id: str | None, inherits: str, th
         result = calibrate(threads=threads, quick=quick, remote=remote,
                            ssh=SshSettings(connect_timeout=connect_timeout, identity=identity, options=ssh_options,
                                            python=remote_python),
-                           progress=lambda done, total: say.count("micro-benchmarks timed", done, total)
-                           if done % 10 == 0 or done == total else None)
+                           progress=say)
         written = write_profile(result, out, profile_id=profile_id, inherits=inherits) if out else None
     except EdgekitError as exc:
         raise _fail(exc) from None

@@ -11,14 +11,13 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from edgekit.data.images import ImageDecodeError, is_image_file, load_image
 from edgekit.errors import DataError
-
-ProgressFn = Callable[[int, int], None]
+from edgekit.progress import Progress, resolve
 
 
 @dataclass(frozen=True)
@@ -113,17 +112,18 @@ def load_image_folder(
     strict: bool = False,
     class_names: Sequence[str] | None = None,
     workers: int | None = None,
-    progress: ProgressFn | None = None,
+    progress: bool | Progress | None = None,
 ) -> LabelledImages:
     """Load ``root/<class>/**/<image>`` into memory at ``image_size`` (height, width).
 
     ``class_names`` fixes the class order, as for a validation folder that must use
     the training folder's classes; otherwise classes are the sub-folders sorted by name.
-    Unreadable images are skipped and listed, or raise with ``strict=True``.
+    Unreadable images are skipped and listed, or raise with ``strict=True``. ``progress``
+    counts the images decoded (a Progress, or True for lines on stderr).
     """
     root = Path(root)
     names, files, ignored = scan_image_folder(root, class_names)
-    pixels, skipped = _decode_all([p for p, _ in files], image_size, workers, progress)
+    pixels, skipped = _decode_all([p for p, _ in files], image_size, workers, resolve(progress))
     if skipped and strict:
         first = skipped[0]
         more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
@@ -147,7 +147,7 @@ def load_image_folder(
 
 
 def _decode_all(
-    paths: list[Path], size: tuple[int, int], workers: int | None, progress: ProgressFn | None
+    paths: list[Path], size: tuple[int, int], workers: int | None, say: Progress
 ) -> tuple[list[np.ndarray | None], list[SkippedFile]]:
     def decode(path: Path) -> np.ndarray | SkippedFile:
         try:
@@ -166,8 +166,8 @@ def _decode_all(
                 pixels.append(None)
             else:
                 pixels.append(result)
-            if progress is not None and (done % 256 == 0 or done == len(paths)):
-                progress(done, len(paths))
+            if done % 256 == 0 or done == len(paths):
+                say.count("decoded", done, len(paths))
     return pixels, skipped
 
 

@@ -7,7 +7,6 @@ import datetime as _dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import tomli_w
@@ -16,6 +15,7 @@ from edgekit.errors import ConfigError, ProfileError
 from edgekit.files import atomic_file
 from edgekit.latency.cost_model import to_toml
 from edgekit.latency.suite import Fit, fit, measure_suite, suite
+from edgekit.progress import Progress
 from edgekit.targets import load_target
 
 
@@ -42,7 +42,7 @@ class Calibration:
 
 def calibrate(*, threads: int = 1, quick: bool = False, remote: str | None = None, ssh=None,
               runtime: str | None = None, timeout: float = 900.0,
-              progress: Callable[[int, int], None] | None = None) -> Calibration:
+              progress: bool | Progress = False) -> Calibration:
     """Time the micro-benchmark suite with ``threads`` threads, here or on ``remote``
     (``user@host[:port]``, edgekit installed there), and fit the cost model.
     ``quick``: two sizes per op class instead of all (a check, not a calibration)."""

@@ -12,7 +12,7 @@ import itertools
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from edgekit.latency.cost_model import ClassCosts, Coefficients, CostModel, DTyp
 from edgekit.latency.micro import MicroOp, build
 from edgekit.latency.ops import op_costs
 from edgekit.profiler.per_op import builtin_kernels, median_ms, random_input
+from edgekit.progress import Progress, resolve
 from edgekit.runtime import find_runtime
 
 # (kind, height=width, channels, filters, kernel, stride): shapes met in MobileNet- and
@@ -82,9 +83,10 @@ def suite(dtypes: Sequence[str] = ("int8", "float32"), limit: int | None = None)
 
 
 def measure_suite(ops: Sequence[MicroOp], threads: int = 1, runtime: str | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> dict:
+                  progress: bool | Progress | None = None) -> dict:
     """Each micro-benchmark's median latency here, with its class, type, MACs and bytes."""
     from edgekit.analyze.cpu import delegated_nodes
+    say = resolve(progress)
     chosen = find_runtime(runtime)
     builtin = builtin_kernels(chosen)
     empty = _time_model(build(_EMPTY), chosen, threads)
@@ -104,8 +106,8 @@ def measure_suite(ops: Sequence[MicroOp], threads: int = 1, runtime: str | None 
                 "ms": _time_model(data, chosen, threads),
                 "builtin_ms": _time_model(data, chosen, threads, builtin) if builtin else None,
             })
-            if progress is not None:
-                progress(n + 1, len(ops))
+            if (n + 1) % 10 == 0 or n + 1 == len(ops):
+                say.count("micro-benchmarks timed", n + 1, len(ops))
     return {"runtime": f"{chosen.name} {chosen.version}", "threads": threads, "invoke_ms": empty, "rows": rows}
 
 

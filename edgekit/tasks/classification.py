@@ -65,7 +65,7 @@ def read_data(data: DataSource, plan: Any, say: Progress) -> Split:
     else:
         say.log(f"reading images from {data} at {size[0]}x{size[1]}")
         everything = load_image_folder(
-            data, size, strict=settings.strict, progress=lambda done, total: say.count("decoded", done, total))
+            data, size, strict=settings.strict, progress=say)
     if settings.val_dir is None:
         train_set, val = stratified_split(everything, settings.val_split, plan.config.training.seed)
     else:
