@@ -142,7 +142,7 @@ def test_head_on_cached_features_reaches_the_accuracy_of_the_uncached_head(tmp_p
 
 
 def test_int8_head_trains_on_the_features_the_int8_model_computes(tmp_path):
-    from edgekit.conversion import to_tflite
+    from edgekit.conversion.target import keras_to_target
     from edgekit.inference import predict
     from edgekit.models.head import int8_head_phase
     from edgekit.targets import load_target
@@ -155,12 +155,12 @@ def test_int8_head_trains_on_the_features_the_int8_model_computes(tmp_path):
     config = TrainingConfig(epochs=10, fine_tune_epochs=0, patience=3)
     train(model, train_ds, val_ds, config, pretrained=True, progress=Progress(), examples=len(train_data))
 
-    settings = load_target("cpu").convert
+    target = load_target("cpu")
     calibration = train_data.images[:100].astype(np.float32)
-    result = int8_head_phase(model, train_data, val_data, settings, calibration, config, 0, Progress())
+    result = int8_head_phase(model, train_data, val_data, target, calibration, config, 0, Progress())
     assert result.name == "int8_head" and result.learning_rate == config.learning_rate
-    # The whole model converted with the same settings and calibration scores what the
-    # head scored on the int8 features: they are the features the .tflite computes.
-    lite = to_tflite(model, settings, batch_size=1, representative=calibration)
+    # The whole model converted by the same conversion, settings and calibration scores what
+    # the head scored on the int8 features: they are the features the .tflite computes.
+    lite = keras_to_target(model, calibration, target, tmp_path / "whole.tflite", Progress(), output="scores").path
     tflite_accuracy = float(np.mean(predict(lite, val_data.images).argmax(1) == val_data.labels))
     assert abs(tflite_accuracy - result.val_accuracy) <= 2 / len(val_data)
