@@ -78,6 +78,7 @@ def test_transfer_from_a_saved_model_trains_a_cached_head_then_fine_tunes_and_le
     assert transfer.report["tflite"]["accuracy"] > 0.6
 
 
+@pytest.mark.slow
 def test_arrays_build_for_gpu_is_float16_and_verified(tmp_path):
     from sklearn.datasets import load_digits
 
@@ -106,6 +107,7 @@ def test_bad_options_fail_before_any_output(tmp_path, small_digits_dir):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_same_seed_gives_the_same_model(tmp_path, small_digits_dir):
     options = dict(target="cpu", backbone="small_cnn", weights="none", image_size=16, epochs=2,
                    fine_tune_epochs=0, augment="rotation=0.1,noise=4", progress=False,
@@ -130,6 +132,7 @@ def test_impossible_backbone_for_the_target_fails_before_training(tmp_path, smal
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_cpu_fallback_can_be_allowed_and_is_reported(tmp_path, small_digits_dir):
     # A user's board file: an Edge TPU profile converted to float16, which the TPU cannot run.
     board = tmp_path / "float-tpu.toml"
@@ -146,6 +149,7 @@ def test_cpu_fallback_can_be_allowed_and_is_reported(tmp_path, small_digits_dir)
     assert result.report["recipe"]["allow_cpu_fallback"] is True
 
 
+@pytest.mark.slow
 def test_a_recipe_with_python_overrides_replays_and_records_only_what_replays(tmp_path, small_digits_dir):
     """build(data, config, **overrides) from Python, a user's target file recorded by
     its path, a separate validation folder left out of the recipe."""

@@ -42,6 +42,7 @@ def test_targets_lists_shipped_profiles():
     assert {p["id"] for p in as_json} >= {"cpu", "gpu", "edgetpu"}
 
 
+@pytest.mark.slow
 def test_build_succeeds_and_reports_skipped_files(tmp_path, small_digits_dir):
     data = tmp_path / "data"
     shutil.copytree(small_digits_dir, data)
@@ -57,6 +58,7 @@ def test_build_succeeds_and_reports_skipped_files(tmp_path, small_digits_dir):
     assert f"skipped {broken}" in result.stderr
 
 
+@pytest.mark.slow
 def test_build_prints_a_human_summary(tmp_path, small_digits_dir):
     result = CliRunner().invoke(cli, ["build", str(small_digits_dir), "--out", str(tmp_path / "o"), "-t", "gpu", *FAST])
     assert result.exit_code == 0, result.output
@@ -121,6 +123,7 @@ def test_unknown_target_is_a_clear_error(tmp_path, small_digits_dir):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_shuffled_labels_fail_the_build_with_exit_1_and_nothing_written(tmp_path):
     from PIL import Image
     from sklearn.datasets import load_digits

@@ -69,6 +69,7 @@ def test_a_recipe_loads_over_a_base_and_writes_back_exactly(tmp_path):
     assert loaded.training.epochs == 5 and loaded.output.out == "x"
 
 
+@pytest.mark.slow
 def test_flags_override_the_recipe_and_defaults_do_not(tmp_path, small_digits_dir):
     recipe = tmp_path / "r.toml"
     recipe.write_text('backbone = "small_cnn"\nimage_size = 16\nepochs = 2\nseed = 4\nmax_accuracy_drop = 1.0\n')

@@ -27,6 +27,7 @@ def client(tmp_path_factory):
 
 @pytest.mark.parametrize("target, io", [("edgetpu", ("uint8", "uint8")), ("mediapipe", ("uint8", "float32")),
                                         ("cpu", ("float32", "float32"))])
+@pytest.mark.slow
 def test_mediapipe_returns_edgekits_class_names_and_top1(client, small_digits_dir, tmp_path, target, io):
     tool, python = client
     result = edgekit.build(small_digits_dir, target=target, out=tmp_path / "o", backbone="small_cnn",
@@ -38,6 +39,7 @@ def test_mediapipe_returns_edgekits_class_names_and_top1(client, small_digits_di
     assert found["top1_vs_interpreter"] >= 0.99 and found["top1_vs_signature_runner"] >= 0.99
 
 
+@pytest.mark.slow
 def test_without_metadata_mediapipe_refuses_a_float_model(client, small_digits_dir, tmp_path):
     """What the metadata is for: the same float32-input model without it is refused."""
     import flatbuffers

@@ -26,6 +26,7 @@ def _tree(data):
     return s.ModelT.InitFromObj(s.Model.GetRootAsModel(_flatbuffer_part(data), 0))
 
 
+@pytest.mark.slow
 def test_every_build_carries_metadata_a_client_reads(built):
     info = read_metadata(built.tflite_path)
     assert info.name.endswith("small_cnn") and info.author == "The team" and info.license == "MIT"

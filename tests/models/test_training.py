@@ -107,6 +107,7 @@ def test_an_epoch_is_whole_passes_of_at_least_the_minimum_steps():
     assert batchnorm_momentum(10_000) == 0.99
 
 
+@pytest.mark.slow
 def test_mobilenet_v3_small_from_scratch_learns_above_chance():
     train_data, val_data = digits_split(32, 60)
     backbone = build_backbone(Backbone.MOBILENET_V3_SMALL, (32, 32), alpha=0.35, weights=WeightsSpec.parse("none"))

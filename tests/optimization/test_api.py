@@ -26,6 +26,7 @@ def _nested_model(keras):
     return keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="digit")(features(inputs)))
 
 
+@pytest.mark.slow
 def test_prune_and_qat_on_a_users_model_keep_zeros_and_accuracy_in_the_tflite(tmp_path):
     keras = keras_module()
     keras.utils.set_random_seed(0)

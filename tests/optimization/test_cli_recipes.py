@@ -1,7 +1,9 @@
+
 """Stages from flags, recipes from files, and a build replayed exactly from its recipe.toml."""
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from edgekit.cli import cli
@@ -10,6 +12,7 @@ SMALL = ["--backbone", "small_cnn", "--image-size", "16", "--epochs", "3", "--fi
          "--augment", "none", "--max-accuracy-drop", "1", "--quiet", "--json"]
 
 
+@pytest.mark.slow
 def test_flags_make_stages_and_the_recipe_replays_byte_for_byte(tmp_path, small_digits_dir):
     first = CliRunner().invoke(cli, ["build", str(small_digits_dir), "-t", "edgetpu", "--out", str(tmp_path / "a"),
                                      "--prune", "0.5", "--qat", *SMALL])
@@ -26,6 +29,7 @@ def test_flags_make_stages_and_the_recipe_replays_byte_for_byte(tmp_path, small_
     assert again["tflite"]["sha256"] == report["tflite"]["sha256"]
 
 
+@pytest.mark.slow
 def test_command_line_flags_override_the_recipe(tmp_path, small_digits_dir):
     recipe = tmp_path / "small.toml"
     recipe.write_text('backbone = "small_cnn"\nimage_size = 16\nepochs = 9\nfine_tune_epochs = 0\n'

@@ -35,6 +35,7 @@ def test_distilled_student_beats_the_same_student_on_labels_alone(tmp_path, digi
     assert t > a + 0.03, f"distilled {t:.3f} vs labels alone {a:.3f}"
 
 
+@pytest.mark.slow
 def test_float_model_teaches_the_stages(tmp_path, small_digits_dir):
     options = dict(target="edgetpu", backbone="small_cnn", image_size=16, epochs=4, fine_tune_epochs=0,
                    learning_rate=3e-3, progress=False, max_accuracy_drop=1.0, max_stage_drop=1.0,
@@ -48,10 +49,10 @@ def test_float_model_teaches_the_stages(tmp_path, small_digits_dir):
         return [(p["val_accuracy"], p["best_epoch"]) for p in build.report["training"]["phases"]]
 
     assert trained(result) == trained(plain)
-    # The QAT student starts as its teacher, so the teacher's term (0.9 of the loss) starts
-    # near zero and the distilled loss is about alpha (0.1) times the plain one: without
-    # the teacher the two first epochs would have the same loss.
+    # Same seed, data and starting weights: without the teacher's term in the loss the two
+    # stages' first epochs would log the same training loss. With it (0.9 of the loss, a
+    # KL divergence scaled by T^2 = 16 against the float model) they are far apart.
     first = [build.report["stages"][0]["history"]["loss"][0] for build in (result, plain)]
-    assert first[0] < 0.5 * first[1]
+    assert abs(first[0] - first[1]) > 0.5 * max(first), first
     with pytest.raises(edgekit.ConfigError, match="teaches the optimisation stages"):
         edgekit.build(small_digits_dir, out=tmp_path / "p", distill={"teacher": "self"}, progress=False)

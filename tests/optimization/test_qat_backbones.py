@@ -11,6 +11,7 @@ from edgekit.optimization.tfmot import tfmot
 
 
 @pytest.mark.parametrize("backbone", list(Backbone))
+@pytest.mark.slow
 def test_quantize_aware_on_every_backbone(backbone):
     alpha = 1.0 if backbone == Backbone.EFFICIENTNET_B0 else 0.35 if backbone != Backbone.SMALL_CNN else 0.5
     if backbone in (Backbone.MOBILENET_V3_SMALL, Backbone.MOBILENET_V3_LARGE):

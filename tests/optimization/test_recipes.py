@@ -48,6 +48,7 @@ def test_build_rejects_a_bad_recipe_before_touching_the_output(tmp_path, small_d
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow
 def test_teacher_with_other_classes_is_rejected(tmp_path, small_digits_dir):
     teacher = edgekit.build(small_digits_dir, out=tmp_path / "teacher", backbone="small_cnn", image_size=16,
                             epochs=4, fine_tune_epochs=0, augment="none", progress=False, max_accuracy_drop=1.0)

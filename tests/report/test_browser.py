@@ -27,6 +27,7 @@ def _assert_clean(seen, figures):
     assert not blank, f"blank figures: {blank}"
 
 
+@pytest.mark.slow
 def test_the_build_page_loads_with_no_error_no_request_and_no_blank_figure(staged_build, tmp_path):
     seen = visit(staged_build.out / "report.html", tmp_path / "build.png")
     _assert_clean(seen, ["training", "confusion", "per_class", "mistakes", "weights", "placement", "op_times",
