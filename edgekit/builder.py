@@ -39,6 +39,7 @@ from edgekit.models.backbones import (
 )
 from edgekit.models.strategy import is_chief
 from edgekit.optimization.stages import validate_stages
+from edgekit.options import action_config
 from edgekit.progress import Progress, resolve
 from edgekit.recipe import dump_recipe, recipe_dict
 from edgekit.report.header import report_header
@@ -109,17 +110,18 @@ class Optimised:
     stage_changes: tuple[Change, ...] = ()
 
 
-def build(data: DataSource, config: BuildConfig | None = None, /, **options: Any) -> BuildResult:
-    """Train a classifier on ``data`` and convert it for the target; see the README for each option.
+def build(data: DataSource, target: Any = None, /, *, config: BuildConfig | None = None,
+          **options: Any) -> BuildResult:
+    """Train a classifier on ``data`` and convert it for ``target``; see the README for each option.
 
     ``data``: a folder with one sub-folder per class, ``(images, labels)`` arrays, or
-    a :class:`~edgekit.data.LabelledImages`. ``config``: a :class:`~edgekit.config.BuildConfig`
-    (e.g. from :func:`~edgekit.recipe.load_recipe`); ``options`` override it by name
-    (``target="edgetpu"``, ``epochs=10``, ``out="build/tpu"``). Raises
-    :class:`~edgekit.errors.EdgekitError` subclasses for anything the caller can fix,
-    before training where possible.
+    a :class:`~edgekit.data.LabelledImages`. ``target``: a target id or profile.
+    ``config``: a :class:`~edgekit.config.BuildConfig` (e.g. from
+    :func:`~edgekit.recipe.load_recipe`); ``options`` override it by name (``epochs=10``,
+    ``out="build/tpu"``). Raises :class:`~edgekit.errors.EdgekitError` subclasses for
+    anything the caller can fix, before training where possible.
     """
-    config = (config if config is not None else BuildConfig()).replace(**options)
+    config = action_config(BuildConfig(), target, config, options)
     say = resolve(config.output.progress)
     timings = Timings()
     with timings.step("preflight"):

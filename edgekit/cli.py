@@ -168,7 +168,7 @@ def build(ctx: click.Context, data: str, quiet: bool, as_json: bool, prune: str 
         if distill_from is not None:
             extra["distill"] = {"teacher": distill_from, "temperature": distill_temperature, "alpha": distill_alpha}
         base = load_recipe(recipe) if recipe is not None else BuildConfig()
-        result = edgekit.build(data, _with_flags(ctx, base, options, quiet, extra))
+        result = edgekit.build(data, config=_with_flags(ctx, base, options, quiet, extra))
     except EdgekitError as exc:
         raise _fail(exc) from None
     if as_json:
@@ -205,7 +205,7 @@ def convert_command(ctx: click.Context, model: str, calibration: str, recipe: st
 
     try:
         base = load_recipe(recipe, ConvertConfig()) if recipe is not None else ConvertConfig()
-        result = convert(model, _with_flags(ctx, base, options, quiet), calibration=calibration)
+        result = convert(model, config=_with_flags(ctx, base, options, quiet), calibration=calibration)
     except EdgekitError as exc:
         raise _fail(exc) from None
     if as_json:

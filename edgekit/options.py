@@ -159,3 +159,19 @@ def trust_model_code_option() -> Any:
         False, "Load model files (the model, --weights, --distill-from) even when they carry code: Lambda "
                "layers, custom objects, SavedModel ops that touch files or run Python. Without it such a file "
                "is refused before it loads. Recorded in report.json; never in recipe.toml.", recipe=False)
+
+
+def action_config(default: Sectioned, target: Any, config: Any, options: dict) -> Any:
+    """An action's configuration from its call: ``config`` (or the defaults), then the
+    ``target`` given second, then keyword ``options``. A configuration object given in
+    the target's place is taken as ``config``, as calls written before the target came
+    second pass it."""
+    if isinstance(target, Sectioned):
+        if config is not None:
+            raise ConfigError("give the configuration once: second, or as config=")
+        target, config = None, target
+    config = config if config is not None else default
+    if target is not None:
+        options = {"target": target, **options}
+    return config.replace(**options)
+

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import edgekit
-from edgekit.recipe import load_recipe
 
 RECIPE = Path(__file__).with_name("digits.toml")
 # What this app accepts: at most 1.5 points of accuracy lost to int8.
@@ -27,7 +26,8 @@ def main(data: str, out: str) -> int:
     for target in ("cpu", "edgetpu"):
         try:
             # The recipe, with this step's target and output folder over it.
-            result = edgekit.build(data, load_recipe(RECIPE), target=target, out=Path(out) / target, progress=False)
+            result = edgekit.build(data, target, config=edgekit.load_recipe(RECIPE), out=Path(out) / target,
+                                   progress=False)
         except edgekit.EdgekitError as exc:
             print(f"{target}: build failed: {exc}", file=sys.stderr)
             return 1

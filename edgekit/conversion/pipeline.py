@@ -20,6 +20,7 @@ from edgekit.conversion.source import Source, load_source, source_from_model
 from edgekit.conversion.target import to_target
 from edgekit.errors import ConfigError, ConversionError, DataError
 from edgekit.files import atomic_output_dir, check_output_dir
+from edgekit.options import action_config
 from edgekit.progress import Progress, resolve
 from edgekit.recipe import dump_recipe, recipe_dict
 from edgekit.report import write_html
@@ -37,13 +38,13 @@ class ConvertResult:
     report: dict
 
 
-def convert(model: Any, config: ConvertConfig | None = None, /, *, calibration: Any,
+def convert(model: Any, target: Any = None, /, *, calibration: Any, config: ConvertConfig | None = None,
             **options: Any) -> ConvertResult:
     """Convert ``model`` (a path to .keras, .h5 or a SavedModel folder, or a Keras model) for
-    the target, calibrated on ``calibration`` (a folder of images, .npy/.npz, arrays, a
+    ``target``, calibrated on ``calibration`` (a folder of images, .npy/.npz, arrays, a
     dict of arrays by input name, or a tf.data.Dataset), verified against the source
     model on held-back samples; ``options`` override ``config`` by name."""
-    config = (config if config is not None else ConvertConfig()).replace(**options)
+    config = action_config(ConvertConfig(), target, config, options)
     say = resolve(config.output.progress)
     timings = Timings()
     with timings.step("preflight"):
