@@ -332,8 +332,12 @@ def verify(tflite_path: Path, optimised: Optimised, split: Split, plan: Plan, sa
     verification = task.verify(optimised.scores, scores, split.val, max_accuracy_drop=config.accuracy.max_accuracy_drop)
     for line in verification.lines():
         say.log(line)
+    # With labels, accuracy is the gate; an SNR floor only when asked for. A transfer-learned
+    # MobileNetV2 on 30 photos of solar cells kept its test accuracy in int8 with class
+    # scores 8.1 dB from the float model's (tools/bench_accuracy.py, elpv 30-shot): its
+    # scores are near-ties, which rounding moves far without changing the answer.
     gate(verification, plan.profile.convert.quantization, min_snr=config.gates.min_snr,
-         min_agreement=config.gates.min_agreement)
+         min_agreement=config.gates.min_agreement, default_snr=False)
     return Verified(verification, runtime, scores)
 
 
@@ -395,7 +399,8 @@ def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimise
     config, profile = plan.config, plan.profile
     conversion, runtime = verified.verification.accuracy, verified.runtime
     changes = [*optimised.stage_changes, *(c for c in (optimised.change, conversion) if c is not None)]
-    header = report_header("build", profile, converted, verified.verification, config.gates, target_check, runtime)
+    header = report_header("build", profile, converted, verified.verification, config.gates, target_check, runtime,
+                           default_snr=False)
     io = header["tflite"]
     report = {
         **header,

@@ -254,7 +254,7 @@ def summary(report: dict, out: str) -> str:
         f"data      {len(data['classes'])} classes, {data['train_images']} train / {data['validation_images']} "
         f"validation images, {len(data['skipped'])} skipped",
         *_accuracy_lines(report),
-        *[f"verified  {o['name']}: SNR {o['snr_db']:.1f} dB (least {report['verification']['min_snr_db']:g}), "
+        *[f"verified  {o['name']}: SNR {o['snr_db']:.1f} dB{_least(report['verification']['min_snr_db'])}, "
           f"cosine {o['cosine']:.4f}, max abs error {o['max_abs_error']:.3g}"
           for o in report["verification"]["outputs"]],
         f"size      model.tflite {lite['bytes']:,} bytes ({lite['gzip_bytes']:,} gzipped), "
@@ -267,6 +267,10 @@ def summary(report: dict, out: str) -> str:
         f"report    {out}/report.html (open it in a browser)",
     ]
     return "\n".join(lines)
+
+
+def _least(min_snr: float | None) -> str:
+    return "" if min_snr is None else f" (least {min_snr:g})"
 
 
 def _accuracy_lines(report: dict) -> list[str]:

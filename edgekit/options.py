@@ -119,7 +119,8 @@ class GateOptions(Section):
 
     min_snr: float | None = option(
         None, "Fail when any output's signal-to-noise ratio against the model it was converted from is below "
-              "this many dB [default: 60 float32, 30 float16, 20 dynamic, 15 int8, 25 int16x8].")
+              "this many dB [default for convert: 60 float32, 30 float16, 20 dynamic, 15 int8, 25 int16x8; a "
+              "build, whose labels gate accuracy, reports the SNR and gates it only when given].")
     min_agreement: float = option(
         0.0, "Fail when a class-score output's top-1 agreement with the model it was converted from is below "
              "this.")

@@ -77,4 +77,10 @@ def test_a_build_and_a_convert_of_its_model_give_the_same_outputs(small_digits_d
     assert np.array_equal(built, again)
     report = json.loads((build / "report.json").read_text())
     assert report["float16_kept_float32"] is not None
-    assert report["verification"]["outputs"][0]["snr_db"] > report["verification"]["min_snr_db"] == 30.0
+    # A build reports the SNR and gates accuracy; an SNR floor only when one is given.
+    assert report["verification"]["outputs"][0]["snr_db"] > 30 and report["verification"]["min_snr_db"] is None
+    strict = CliRunner().invoke(cli, ["build", str(small_digits_dir), "--target", "gpu", "--backbone", "small_cnn",
+                                      "--image-size", "16", "--epochs", "8", "--min-snr", "200",
+                                      "--out", str(tmp_path / "strict"), "--quiet"])
+    assert strict.exit_code == 1 and "least allowed 200" in strict.output
+    assert not (tmp_path / "strict").exists()

@@ -42,8 +42,9 @@ def io_summary(path: Path, runtime: Any = None) -> dict:
 
 
 def report_header(kind: str, profile: Any, converted: Any, verification: Any, gates: Any, target_check: Any,
-                  runtime: Any = None) -> dict:
-    """report.json's shared sections for ``kind`` ("build" or "convert")."""
+                  runtime: Any = None, default_snr: bool = True) -> dict:
+    """report.json's shared sections for ``kind`` ("build" or "convert"); ``default_snr``:
+    whether the quantisation's least SNR gated the verification when none was given."""
     from edgekit._version import __version__
     from edgekit.analyze.weights import kernel_stats
     from edgekit.files import file_facts
@@ -61,7 +62,8 @@ def report_header(kind: str, profile: Any, converted: Any, verification: Any, ga
         "tflite": {"file": path.name, "quantization": quantization.value, **io_summary(path, runtime),
                    **file_facts(path)},
         **converted.to_dict(),
-        "verification": {**verification.to_dict(), "min_snr_db": least_snr(gates.min_snr, quantization),
+        "verification": {**verification.to_dict(),
+                         "min_snr_db": least_snr(gates.min_snr, quantization if default_snr else None),
                          "min_agreement": gates.min_agreement},
         "check": target_check.to_dict(),
         "weights": [k.to_dict() for k in kernel_stats(path)],
