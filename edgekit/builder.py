@@ -507,9 +507,12 @@ def _probe_conversion(features: Any, plan: Plan, say: Progress) -> None:
     probe = task.head(features, 2, dropout=plan.config.model.dropout)
     # Random pixels calibrate well enough to learn which ops the target gets.
     pixels = np.random.default_rng(0).uniform(0, 255, (4, *probe.input_shape[1:])).astype(np.float32)
+    # Bias correction changes bias values, never which ops there are: the probe, which asks
+    # only where each op runs, skips its float conversion and sample runs (2 s a build).
+    options = dataclasses.replace(plan.config.conversion, bias_correction=False)
     with tempfile.TemporaryDirectory() as scratch:
         path = keras_to_target(probe, pixels, profile, Path(scratch) / "preflight.tflite", Silent(),
-                               output=task.OUTPUT, options=plan.config.conversion).path
+                               output=task.OUTPUT, options=options).path
         report = check(path, profile, compile=False, name="the untrained model")
     say.log(f"pre-flight check for {profile.id}: {report.summary()}")
     _require_target(report, plan.config.target.allow_cpu_fallback, "pre-flight: the untrained model")

@@ -14,7 +14,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -69,6 +69,29 @@ class Source:
         result = self.model(ordered if len(ordered) > 1 else ordered[0], training=False)
         result = result if isinstance(result, (list, tuple)) else [result]
         return {port.name: np.asarray(value) for port, value in zip(self.outputs, result)}
+
+    def converter(self, folder: str | Path, batch_size: int) -> Callable[[Any], Any]:
+        """A function of the tensorflow module giving a TFLiteConverter for this model with
+        inputs of ``batch_size`` (0: dynamic). A tf-keras model outside a distribution
+        strategy is traced directly, which is several times faster than writing a
+        SavedModel; any other model is exported to ``folder`` first (Keras 3 must be: see the
+        module's docstring; under a strategy, a SavedModel reads each distributed variable
+        as one plain variable)."""
+        tf = tensorflow()
+        if self.kind == SourceKind.TF_KERAS and not tf.distribute.has_strategy():
+            specs = [tf.TensorSpec([batch_size or None, *port.shape[1:]], tf.as_dtype(port.dtype), name=port.name)
+                     for port in self.inputs]
+            names = [port.name for port in self.outputs]
+            model = self.model
+
+            def serve(*tensors: Any) -> dict:
+                result = model(list(tensors) if len(tensors) > 1 else tensors[0], training=False)
+                return dict(zip(names, result if isinstance(result, (list, tuple)) else [result]))
+
+            function = tf.function(serve, input_signature=specs).get_concrete_function()
+            return lambda tf: tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+        exported = self.export(folder, batch_size)
+        return lambda tf: tf.lite.TFLiteConverter.from_saved_model(exported)
 
     def export(self, folder: str | Path, batch_size: int) -> str:
         """A SavedModel of this model at ``folder`` whose inputs have ``batch_size`` (0: dynamic)."""

@@ -65,7 +65,7 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
     keep_float = float_front_end and settings.quantization == Quantization.INT8 and profile.kind != TargetKind.EDGETPU
     correction = front = restored = None
     with tempfile.TemporaryDirectory() as scratch:
-        folder = source.export(Path(scratch) / "saved_model", profile.limits.batch_size)
+        folder = source.converter(Path(scratch) / "saved_model", profile.limits.batch_size)
         data = saved_model_to_tflite(folder, settings, take if settings.quantization.calibrated else None,
                                      float_front_end=keep_float)
         if settings.quantization == Quantization.FLOAT16:

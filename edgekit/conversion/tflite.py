@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -38,17 +38,18 @@ def to_tflite(model: Any, settings: ConvertSettings, *, batch_size: int = 1,
         return _convert(tf, converter, settings, representative)
 
 
-def saved_model_to_tflite(folder: str, settings: ConvertSettings,
+def saved_model_to_tflite(folder: str | Callable[[Any], Any], settings: ConvertSettings,
                           calibration: dict[str, np.ndarray] | None = None, *,
                           float_front_end: bool = False) -> bytes:
     """Convert a SavedModel's ``serving_default`` signature; ``calibration``: samples by input name.
 
-    ``float_front_end`` (int8 only): the ops computing a LOG's input stay float32 (see
-    convert.float_front_end).
+    ``folder`` may also be a function of the tensorflow module giving the converter (a
+    Source's, see conversion.source). ``float_front_end`` (int8 only): the ops computing a
+    LOG's input stay float32 (see conversion.float_front_end).
     """
     tf = tensorflow()
     _check_settings(settings, calibration)
-    converter = tf.lite.TFLiteConverter.from_saved_model(folder)
+    converter = folder(tf) if callable(folder) else tf.lite.TFLiteConverter.from_saved_model(folder)
     if not (float_front_end and settings.quantization == Quantization.INT8):
         return _convert(tf, converter, settings, calibration)
     from tensorflow.lite.python.convert import deduplicate_readonly_buffers, mlir_quantize
