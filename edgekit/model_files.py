@@ -181,7 +181,7 @@ def _saved_model_findings(folder: Path) -> list[CodeFinding]:
     proto = saved_model_pb2.SavedModel()
     try:
         proto.ParseFromString((folder / "saved_model.pb").read_bytes())
-    except (OSError, Exception) as exc:  # noqa: BLE001 - protobuf raises its own DecodeError
+    except Exception as exc:  # noqa: BLE001 - an unreadable file (OSError) or protobuf's own DecodeError
         raise WeightsError(f"cannot read SavedModel {folder}: {first_line(exc)}") from None
     findings = []
     for graph in proto.meta_graphs:

@@ -70,6 +70,21 @@ class Source:
         result = result if isinstance(result, (list, tuple)) else [result]
         return {port.name: np.asarray(value) for port, value in zip(self.outputs, result)}
 
+    def _specs(self, batch_size: int) -> list:
+        """The named input signature, with ``batch_size`` (0: dynamic) for the batch."""
+        tf = tensorflow()
+        return [tf.TensorSpec([batch_size or None, *port.shape[1:]], tf.as_dtype(port.dtype), name=port.name)
+                for port in self.inputs]
+
+    def _serve(self, *tensors: Any) -> dict:
+        """The model on its inputs in order, its outputs by name: the function a signature serves."""
+        names = [port.name for port in self.outputs]
+        if self.kind == SourceKind.SAVED_MODEL:
+            out = self.model.signatures["serving_default"](**{port.name: t for port, t in zip(self.inputs, tensors)})
+            return {name: out[name] for name in names}
+        result = self.model(list(tensors) if len(tensors) > 1 else tensors[0], training=False)
+        return dict(zip(names, result if isinstance(result, (list, tuple)) else [result]))
+
     def converter(self, folder: str | Path, batch_size: int) -> Callable[[Any], Any]:
         """A function of the tensorflow module giving a TFLiteConverter for this model with
         inputs of ``batch_size`` (0: dynamic). A tf-keras model outside a distribution
@@ -79,36 +94,15 @@ class Source:
         as one plain variable)."""
         tf = tensorflow()
         if self.kind == SourceKind.TF_KERAS and not tf.distribute.has_strategy():
-            specs = [tf.TensorSpec([batch_size or None, *port.shape[1:]], tf.as_dtype(port.dtype), name=port.name)
-                     for port in self.inputs]
-            names = [port.name for port in self.outputs]
-            model = self.model
-
-            def serve(*tensors: Any) -> dict:
-                result = model(list(tensors) if len(tensors) > 1 else tensors[0], training=False)
-                return dict(zip(names, result if isinstance(result, (list, tuple)) else [result]))
-
-            function = tf.function(serve, input_signature=specs).get_concrete_function()
-            return lambda tf: tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+            function = tf.function(self._serve, input_signature=self._specs(batch_size)).get_concrete_function()
+            return lambda tf: tf.lite.TFLiteConverter.from_concrete_functions([function], self.model)
         exported = self.export(folder, batch_size)
         return lambda tf: tf.lite.TFLiteConverter.from_saved_model(exported)
 
     def export(self, folder: str | Path, batch_size: int) -> str:
         """A SavedModel of this model at ``folder`` whose inputs have ``batch_size`` (0: dynamic)."""
         tf = tensorflow()
-        specs = [tf.TensorSpec([batch_size or None, *port.shape[1:]], tf.as_dtype(port.dtype), name=port.name)
-                 for port in self.inputs]
-        names = [port.name for port in self.outputs]
-
-        def serve(*tensors: Any) -> dict:
-            if self.kind == SourceKind.SAVED_MODEL:
-                signature = self.model.signatures["serving_default"]
-                out = signature(**{port.name: t for port, t in zip(self.inputs, tensors)})
-                return {name: out[name] for name in names}
-            result = self.model(list(tensors) if len(tensors) > 1 else tensors[0], training=False)
-            result = result if isinstance(result, (list, tuple)) else [result]
-            return dict(zip(names, result))
-
+        specs, serve = self._specs(batch_size), self._serve
         folder = str(folder)
         if self.kind == SourceKind.KERAS3:
             import keras
