@@ -35,6 +35,7 @@ from edgekit.profiler.options import Accelerator
 from edgekit.recipe import dump_recipe, load_recipe
 from edgekit.runtime import RuntimeName
 from edgekit.targets import TargetProfile, load_target, shipped_targets
+from edgekit.tuning import TrialRow, TuneConfig, TuneResult, tune
 from edgekit.verification import Verification, verify
 
 __all__ = [
@@ -64,6 +65,9 @@ __all__ = [
     "RuntimeName",
     "TargetProfile",
     "TrainingError",
+    "TrialRow",
+    "TuneConfig",
+    "TuneResult",
     "Verification",
     "WeightsError",
     "__version__",
@@ -84,5 +88,6 @@ __all__ = [
     "profile_all",
     "read_model",
     "shipped_targets",
+    "tune",
     "verify",
 ]

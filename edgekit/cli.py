@@ -19,6 +19,7 @@ from edgekit.errors import ConfigError, EdgekitError, OptionError
 from edgekit.optimization.distill import Distill
 from edgekit.optimization.stages import CentroidInit, Cluster, Prune, Schedule
 from edgekit.targets import load_target
+from edgekit.tuning.config import TuneConfig
 
 
 def _fail(exc: EdgekitError) -> click.ClickException:
@@ -32,6 +33,7 @@ def cli() -> None:
 
     \b
       edgekit build DATA_DIR --target edgetpu --out build/tpu
+      edgekit tune DATA_DIR --target rpi4 --max-latency-ms 8 --time-budget 30m --out tune
       edgekit convert model.keras --calibration samples.npz --target edgetpu
       edgekit metadata model.tflite
       edgekit check model.tflite --target edgetpu
@@ -44,16 +46,17 @@ def cli() -> None:
     """
 
 
-def _config_options(command: Any, config: Any) -> Any:
+def _config_options(command: Any, config: Any, skip: frozenset[str] = frozenset()) -> Any:
     """One click option per option of ``config`` (a frozen action configuration), with its
-    default and help text from there, inserted after the command's arguments."""
+    default and help text from there, inserted after the command's arguments; ``skip``
+    names options another configuration of the command already defines."""
     import dataclasses
 
     from edgekit.tables import hints
 
     params = []
     for name, value, f in config.options():
-        if not f.metadata.get("cli") or "help" not in f.metadata:
+        if not f.metadata.get("cli") or "help" not in f.metadata or name in skip:
             continue
         owner = next((section for section in (getattr(config, g.name) for g in dataclasses.fields(config))
                       if dataclasses.is_dataclass(section) and name in {h.name for h in dataclasses.fields(section)}),
@@ -66,7 +69,9 @@ def _config_options(command: Any, config: Any) -> Any:
             names = [f"{flag}/--no-{flag[2:]}"] + names[1:]
             kwargs.update(default=value, show_default=True)
         else:
-            kwargs.update(type=_click_type(hint), default=_shown(value), show_default=value is not None)
+            # A value with its own spellings (30m for a duration) is parsed by the field, not click.
+            kind = click.STRING if "parse" in f.metadata and hint_is_number(hint) else _click_type(hint)
+            kwargs.update(type=kind, default=_shown(value), show_default=value is not None)
         params.append(click.Option(names, **kwargs))
     arguments = sum(isinstance(p, click.Argument) for p in command.params)
     command.params[arguments:arguments] = params
@@ -86,6 +91,15 @@ def _with_flags(ctx: click.Context, config: Any, options: dict, quiet: bool, ext
         if exc.key.split(".")[0] not in given:
             raise
         raise ConfigError(f"--{exc.key.replace('_', '-')} {exc.problem}") from None
+
+
+def hint_is_number(hint: Any) -> bool:
+    import types
+    import typing
+
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    return hint in (int, float)
 
 
 def _click_type(hint: Any) -> Any:
@@ -120,26 +134,49 @@ def _default(cls: Any, name: str) -> Any:
     return getattr(value, "value", value)
 
 
+def _stage_options(command: Any) -> Any:
+    """The flags of the optimisation stages and distillation, shared by build and tune."""
+    options = [
+        click.option("--prune", "prune", default=None, metavar="SPARSITY|M:N",
+                     help="Pruning stage: target sparsity (0.5) or structured m-by-n sparsity (2:4)."),
+        click.option("--prune-schedule", type=click.Choice([m.value for m in Schedule]),
+                     default=_default(Prune, "schedule"), show_default=True,
+                     help="How sparsity rises during the pruning stage."),
+        click.option("--cluster", "cluster", type=int, default=None, metavar="N",
+                     help="Clustering stage: N shared weight values (keeps pruning's zeros)."),
+        click.option("--cluster-init", type=click.Choice([m.value for m in CentroidInit]),
+                     default=_default(Cluster, "init"), show_default=True,
+                     help="How the clustering stage places its first centroids."),
+        click.option("--qat", is_flag=True,
+                     help="Quantisation-aware training stage (PQAT/CQAT/PCQAT after pruning/clustering)."),
+        click.option("--distill-from", default=None, metavar="MODEL.keras|self",
+                     help="Teacher for knowledge distillation: a .keras classifier, or 'self' (the float model "
+                          "teaches the optimisation stages)."),
+        click.option("--distill-temperature", type=float, default=_default(Distill, "temperature"),
+                     show_default=True, help="Softmax temperature of the teacher's and the student's scores."),
+        click.option("--distill-alpha", type=float, default=_default(Distill, "alpha"), show_default=True,
+                     help="Weight of the label loss; the rest matches the teacher."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _stage_extra(prune: str | None, prune_schedule: str, cluster: int | None, cluster_init: str, qat: bool,
+                 distill_from: str | None, distill_temperature: float, distill_alpha: float) -> dict[str, Any]:
+    """The build options the stage and distillation flags give."""
+    extra: dict[str, Any] = {}
+    stages = _stages_from_flags(prune, prune_schedule, cluster, cluster_init, qat)
+    if stages:
+        extra["stages"] = stages
+    if distill_from is not None:
+        extra["distill"] = {"teacher": distill_from, "temperature": distill_temperature, "alpha": distill_alpha}
+    return extra
+
+
 @cli.command()
 @click.argument("data", type=click.Path(path_type=str))
-@click.option("--prune", "prune", default=None, metavar="SPARSITY|M:N",
-              help="Pruning stage: target sparsity (0.5) or structured m-by-n sparsity (2:4).")
-@click.option("--prune-schedule", type=click.Choice([m.value for m in Schedule]), default=_default(Prune, "schedule"),
-              show_default=True, help="How sparsity rises during the pruning stage.")
-@click.option("--cluster", "cluster", type=int, default=None, metavar="N",
-              help="Clustering stage: N shared weight values (keeps pruning's zeros).")
-@click.option("--cluster-init", type=click.Choice([m.value for m in CentroidInit]),
-              default=_default(Cluster, "init"),
-              show_default=True, help="How the clustering stage places its first centroids.")
-@click.option("--qat", is_flag=True,
-              help="Quantisation-aware training stage (PQAT/CQAT/PCQAT after pruning/clustering).")
-@click.option("--distill-from", default=None, metavar="MODEL.keras|self",
-              help="Teacher for knowledge distillation: a .keras classifier, or 'self' (the float model "
-                   "teaches the optimisation stages).")
-@click.option("--distill-temperature", type=float, default=_default(Distill, "temperature"), show_default=True,
-              help="Softmax temperature of the teacher's and the student's scores.")
-@click.option("--distill-alpha", type=float, default=_default(Distill, "alpha"), show_default=True,
-              help="Weight of the label loss; the rest matches the teacher.")
+@_stage_options
 @click.option("--recipe", type=click.Path(path_type=str), default=None,
               help="A recipe .toml with these options and [[stages]]; flags given here override it.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
@@ -161,12 +198,8 @@ def build(ctx: click.Context, data: str, quiet: bool, as_json: bool, prune: str 
     from edgekit.recipe import load_recipe
 
     try:
-        extra: dict[str, Any] = {}
-        stages = _stages_from_flags(prune, prune_schedule, cluster, cluster_init, qat)
-        if stages:
-            extra["stages"] = stages
-        if distill_from is not None:
-            extra["distill"] = {"teacher": distill_from, "temperature": distill_temperature, "alpha": distill_alpha}
+        extra = _stage_extra(prune, prune_schedule, cluster, cluster_init, qat, distill_from, distill_temperature,
+                             distill_alpha)
         base = load_recipe(recipe) if recipe is not None else BuildConfig()
         result = edgekit.build(data, config=_with_flags(ctx, base, options, quiet, extra))
     except EdgekitError as exc:
@@ -225,6 +258,67 @@ def convert_command(ctx: click.Context, model: str, calibration: str, recipe: st
 
 
 _config_options(convert_command, ConvertConfig())
+
+
+@cli.command(name="tune")
+@click.argument("data", type=click.Path(path_type=str))
+@_stage_options
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@click.option("--json", "as_json", is_flag=True, help="Print the search's summary (tune.json) on stdout.")
+@click.pass_context
+def tune_command(ctx: click.Context, data: str, quiet: bool, as_json: bool, prune: str | None, prune_schedule: str,
+                 cluster: int | None, cluster_init: str, qat: bool, distill_from: str | None,
+                 distill_temperature: float, distill_alpha: float, **options: Any) -> None:
+    """Search for the most accurate model on DATA that meets a latency (and size) limit on a target.
+
+    \b
+      edgekit tune DATA --target rpi4 --max-latency-ms 8 --max-size-kb 500 --time-budget 30m --out tune
+
+    Backbones, widths, input sizes, learning rate, dropout and stages are searched by
+    Optuna. Each candidate is converted untrained and priced first (the target's cost
+    model, or --remote): what cannot meet the limits is rejected without training.
+    Trials are builds; successive halving stops the weaker ones early. Any build option
+    given here is fixed for every trial. OUT gets trials.csv, report.html, tune.json
+    and best/, the chosen model's full build. The search lives in OUT/study.journal
+    (or --storage): the same command again continues it, and several workers share it.
+    """
+    from edgekit.tuning import TuneConfig, tune
+
+    try:
+        extra = _stage_extra(prune, prune_schedule, cluster, cluster_init, qat, distill_from, distill_temperature,
+                             distill_alpha)
+        result = tune(data, config=_with_flags(ctx, TuneConfig(), options, quiet, extra))
+    except EdgekitError as exc:
+        raise _fail(exc) from None
+    except KeyboardInterrupt:
+        raise click.ClickException("interrupted: run the same command again to continue the search") from None
+    if as_json:
+        click.echo(json.dumps(result.summary, indent=2))
+    elif not quiet:
+        click.echo(tune_summary(result.summary, str(result.out)))
+
+
+def tune_summary(summary: dict, out: str) -> str:
+    """A few lines a person reads after a search."""
+    counted, best = summary["counts"], summary["best"]
+    lines = [f"target    {summary['target']['id']}: latency {summary['target']['latency']}",
+             f"trials    {summary['trials']}: " + ", ".join(f"{n} {state}" for state, n in counted.items())]
+    if summary["rejected_before_training"]:
+        lines.append("rejected  " + ", ".join(f"{n} on {why}" for why, n in summary["rejected_before_training"].items())
+                     + " (before training)")
+    if best is None:
+        lines.append("best      none of the trials that trained to the end meets the limits")
+    else:
+        lines.append(f"best      trial {best['number']}: {best['model']}, validation accuracy "
+                     f"{best['val_accuracy']:.4f}, {best['latency_ms']:.3f} ms ({best['latency_kind']}), "
+                     f"{best['size_bytes']:,} bytes")
+        lines.append(f"output    {out}/best/  (replay: edgekit build DATA --recipe {out}/best/recipe.toml)")
+    lines.append(f"report    {out}/report.html, {out}/trials.csv  ({summary['budget']['spent_seconds'] / 60:.1f} min)")
+    return "\n".join(lines)
+
+
+_config_options(tune_command, BuildConfig(), skip=frozenset(TuneConfig.owners()))
+_config_options(tune_command, TuneConfig())
 
 
 def _stages_from_flags(prune: str | None, schedule: str, cluster: int | None, init: str, qat: bool) -> list[dict]:

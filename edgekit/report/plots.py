@@ -297,3 +297,25 @@ def latency_comparison(names: Sequence[str], samples: Sequence[Sequence[float]],
 
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else "…" + text[-(limit - 1):]
+
+
+def pareto(points: Sequence[tuple], *, max_latency_ms: float) -> str:
+    """Accuracy against latency: (latency, accuracy, bytes, on_front, baseline, chosen, label)
+    per trial; marker area grows with file size."""
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(WIDTH, 4.2))
+        biggest = max(p[2] for p in points) or 1
+        for lat, acc, size, on_front, baseline, best, label in points:
+            area = 20 + 300 * size / biggest
+            ax.scatter([lat], [acc], s=area, marker="s" if baseline else "o", alpha=0.6,
+                       color="#2e9d5b" if on_front else "#3b6fb6", edgecolors="#1d2530", linewidths=0.5)
+            if best:
+                ax.scatter([lat], [acc], s=area * 2.5, facecolors="none", edgecolors="#d1493f", linewidths=1.5)
+            ax.annotate(label, (lat, acc), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        kept = sorted((p for p in points if p[3]), key=lambda p: p[0])
+        if kept:
+            ax.plot([p[0] for p in kept], [p[1] for p in kept], color="#2e9d5b", linewidth=1)
+        ax.axvline(max_latency_ms, color="#d1493f", linestyle="--", linewidth=1)
+        ax.set_xlabel("latency on the target (ms)")
+        ax.set_ylabel("validation accuracy (.tflite)")
+        return _svg(fig)

@@ -1,0 +1,554 @@
+"""``tune()``: the most accurate model that meets a device's latency and size limits.
+
+A short sequence of named steps: :func:`preflight` (cheap checks, no TensorFlow),
+:func:`size_space` (the cheapest architecture of each backbone converted untrained,
+priced and sized: backbones the target cannot run leave the space, and limits nothing
+can meet fail here), :func:`enqueue_baselines`, :func:`run_trials` (Optuna draws, each
+candidate is priced before it trains, each trial is an ``edgekit build`` that
+successive halving may stop early), :func:`measure_finalists` (``--remote``),
+:func:`write_outputs` (trials.csv, summary, report.html and best/).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgekit.errors import ConfigError, DataError, EdgekitError, first_line
+from edgekit.files import atomic_output_dir, atomic_write
+from edgekit.models.backbones import DEFAULT_IMAGE_SIZE, Backbone
+from edgekit.options import action_config
+from edgekit.progress import Progress, resolve
+from edgekit.targets import TargetProfile, load_target
+from edgekit.tuning.config import TuneConfig
+from edgekit.tuning.results import TrialRow, TrialState, chosen, counts, front, rejected_reasons, rows_of, to_csv
+from edgekit.tuning.space import (
+    DEFAULT_DROPOUT,
+    DEFAULT_LEARNING_RATE,
+    Architecture,
+    Choice,
+    SearchSpace,
+    default_space,
+    load_space,
+    narrowed,
+)
+
+SUMMARY = "tune.json"
+# Rejected draws in a row after which the space is taken as exhausted for these limits.
+_MAX_REJECTED_IN_A_ROW = 40
+
+
+@dataclass(frozen=True)
+class TuneResult:
+    out: Path
+    # The chosen trial's row and its full build in out/best (None when nothing met the limits).
+    best: TrialRow | None
+    best_dir: Path | None
+    front: tuple[TrialRow, ...]
+    trials: tuple[TrialRow, ...]
+    summary: dict
+
+    def to_dict(self) -> dict:
+        return self.summary
+
+
+@dataclass(frozen=True)
+class Plan:
+    config: TuneConfig
+    profile: TargetProfile
+    space: SearchSpace
+    classes: int
+    out: Path
+    # The target is this machine (a calibration made here): the build's measurement is on it.
+    here: bool
+    dropped: tuple[tuple[str, str], ...] = ()
+
+
+def tune(data: Any, target: Any = None, /, *, config: TuneConfig | None = None, **options: Any) -> TuneResult:
+    """Search backbones, widths, input sizes, recipes and stages for the most accurate model
+    on ``data`` that meets ``max_latency_ms`` (and ``max_size_kb``) on ``target``; see the
+    README. Every build option given is fixed for every trial. Returns the trials, the
+    Pareto front and the chosen model, built in full in ``out/best``."""
+    config = action_config(TuneConfig(), target, config, options)
+    say = resolve(config.output.progress)
+    started = time.time()
+    plan = preflight(data, config)
+    from edgekit.tuning.study import Clock, open_study, retry_abandoned, storage_for, worker_id
+
+    fresh = not plan.out.exists()
+    if config.search.storage is None:
+        plan.out.mkdir(parents=True, exist_ok=True)
+    try:
+        storage = storage_for(config.search.storage, plan.out)
+        worker = worker_id()
+        study = open_study(storage, config.search.study, seed=config.build.training.seed,
+                           screen_epochs=config.search.screen_epochs)
+        clock = Clock(study, config.search.time_budget, worker).start()
+        plan = size_space(plan, say)
+    except EdgekitError:
+        # Limits nothing can meet, or a storage that cannot be opened: nothing was searched,
+        # so nothing is left behind.
+        if fresh:
+            shutil.rmtree(plan.out, ignore_errors=True)
+        raise
+    for number in retry_abandoned(study):
+        say.log(f"trial {number} was interrupted: it runs again")
+    enqueue_baselines(study, plan, say)
+    run_trials(data, study, plan, clock, worker, say)
+    device_ms = measure_finalists(study, plan, say)
+    clock.mark()
+    result = write_outputs(data, study, plan, device_ms, say)
+    say.log(f"search done in {time.time() - started:.1f}s here ({clock.spent():.1f}s in all)")
+    return result
+
+
+def preflight(data: Any, config: TuneConfig) -> Plan:
+    """Every check that needs no TensorFlow: limits and budget, the tune folder, the target and
+    its cost model, the space file, and the build options with the data (build's pre-flight)."""
+    from edgekit.builder import _check_data_source
+    from edgekit.builder import preflight as build_preflight
+
+    config.require_limits()
+    out = Path(config.output.out)
+    _check_tune_dir(out)
+    profile = load_target(config.target.target)
+    remote = config.search.remote
+    if profile.cost_model is None and remote is None:
+        raise ConfigError(
+            f"target {profile.id} has no [cost_model], so candidates' latency could only be guessed: run "
+            f"'edgekit calibrate --out {profile.id}-here.toml' on the device (or here, for this machine) and give "
+            "that file as --target, or give --remote user@host to measure candidates on the device")
+    if remote is not None:
+        from edgekit.profiler.remote import RemoteHost
+
+        RemoteHost.parse(remote)
+    space = default_space()
+    if config.search.space is not None:
+        space = load_space(config.search.space, space)
+    build = config.build.replace(target=profile, allow_cpu_fallback=config.target.allow_cpu_fallback)
+    space = narrowed(space, build.replace(image_size=build.model.image_size), config.fixed)
+    if "weights" not in config.fixed:
+        # ImageNet weights when they can be had (tried once, before training).
+        space = dataclasses.replace(space, pretrained="imagenet")
+    build_preflight(data, build.replace(out=str(out / "best")))
+    classes = _class_count(data, _check_data_source(data))
+    if not space.models():
+        raise ConfigError("the search space holds no model: check 'backbones' in the space file")
+    here = profile.cost_model is not None and profile.cost_model.source.startswith("edgekit calibrate on this machine")
+    return Plan(dataclasses.replace(config, build=build), profile, space, classes, out, here and remote is None)
+
+
+def size_space(plan: Plan, say: Progress) -> Plan:
+    """The cheapest architecture of each model converted untrained, checked, sized and priced.
+    A backbone the target cannot run leaves the space; limits that not even the fastest and
+    smallest candidates meet fail here, before any training."""
+    from edgekit.tuning.candidates import SizeCache, imagenet_unavailable, rejection
+
+    config, space = plan.config, plan.space
+    if space.pretrained == "imagenet":
+        first = next((m for m in space.models() if m.endswith("+imagenet")), None)
+        reason = imagenet_unavailable(space.cheapest(first)) if first else "no backbone with ImageNet weights"
+        if reason is not None:
+            if "weights" in config.fixed:
+                raise ConfigError(f"--weights imagenet: {reason}")
+            say.log(f"ImageNet weights: {reason}; searching from scratch (give --weights FILE for a pretrained "
+                    "backbone)")
+            space = dataclasses.replace(space, pretrained=None)
+    plan.out.mkdir(parents=True, exist_ok=True)
+    cache = SizeCache(plan.out / "candidates.json", plan.profile, plan.classes)
+    limits = config.limits
+    dropped, cheapest = [], {}
+    for model in space.models():
+        sized = cache.get(space.cheapest(model), config.build, remote=config.search.remote, say=say)
+        if not sized.fully_supported and not config.target.allow_cpu_fallback:
+            say.log(f"{model} leaves the space: {plan.profile.id} cannot run it ({sized.check})")
+            dropped.append((model, sized.check))
+            space = space.without(model)
+            continue
+        cheapest[model] = sized
+    if not cheapest:
+        raise ConfigError(f"no backbone of the space runs fully on {plan.profile.id}: "
+                          + "; ".join(f"{m}: {why}" for m, why in dropped))
+    fits = [m for m, s in cheapest.items()
+            if rejection(s, max_latency_ms=limits.max_latency_ms, max_bytes=limits.max_bytes,
+                         allow_cpu_fallback=True, target=plan.profile.id) is None]
+    if not fits:
+        fastest = min(cheapest.items(), key=lambda kv: kv[1].fastest_ms or 0)
+        smallest = min(cheapest.items(), key=lambda kv: kv[1].bytes)
+        size_limit = "" if limits.max_size_kb is None else f" and --max-size-kb {limits.max_size_kb:g}"
+        raise ConfigError(
+            f"nothing in the search space can meet --max-latency-ms {limits.max_latency_ms:g}{size_limit} on "
+            f"{plan.profile.id}: the fastest candidate, {space.cheapest(fastest[0]).describe()}, is "
+            f"{fastest[1].latency_text()}; the smallest, {space.cheapest(smallest[0]).describe()}, is "
+            f"{smallest[1].bytes:,} bytes")
+    return dataclasses.replace(plan, space=space, dropped=tuple(dropped))
+
+
+def baselines(plan: Plan) -> list[tuple[str, Choice]]:
+    """What picking by hand gives: the default recipe, then each backbone at width 1.0 and its
+    standard input size, pretrained where the space has weights for it."""
+    build, space = plan.config.build, plan.space
+    model = build.model
+    weights = "imagenet" if space.pretrained == "imagenet" else ("none" if space.pretrained is None
+                                                                 else space.pretrained)
+    default_size = model.image_size[0] if model.image_size is not None else DEFAULT_IMAGE_SIZE[model.backbone]
+    default_weights = weights if (weights != "imagenet" or model.backbone != Backbone.SMALL_CNN) else "none"
+    if space.pretrained not in (None, "imagenet") and model.backbone != space.pretrained_backbone:
+        default_weights = "none"
+    out = [("default recipe", Choice(Architecture(model.backbone, model.alpha, default_size, default_weights),
+                                     build.training.learning_rate, model.dropout))]
+    for backbone, _ in space.backbones:
+        pretrained = "imagenet" if space.pretrained == "imagenet" and backbone != Backbone.SMALL_CNN else "none"
+        if space.pretrained not in (None, "imagenet") and backbone == space.pretrained_backbone:
+            pretrained = space.pretrained
+        arch = Architecture(backbone, 1.0 if pretrained in ("none", "imagenet") else space.pretrained_alpha,
+                            DEFAULT_IMAGE_SIZE[backbone], pretrained)
+        out.append((f"{backbone.value} {arch.alpha:g}@{arch.image_size}",
+                    Choice(arch, DEFAULT_LEARNING_RATE, DEFAULT_DROPOUT)))
+    seen, unique = set(), []
+    for name, choice in out:
+        if choice.architecture.key not in seen:
+            seen.add(choice.architecture.key)
+            unique.append((name, choice))
+    return unique
+
+
+def enqueue_baselines(study: Any, plan: Plan, say: Progress) -> None:
+    """The baselines that fit the limits, queued ahead of the search (once per study)."""
+    from edgekit.tuning.candidates import SizeCache, rejection
+
+    config = plan.config
+    if not config.search.baselines or study.user_attrs.get("baselines_queued"):
+        return
+    cache = SizeCache(plan.out / "candidates.json", plan.profile, plan.classes)
+    limits = config.limits
+    queued = []
+    for name, choice in baselines(plan):
+        if not plan.space.contains(choice):
+            say.log(f"baseline {name}: outside the search space, not trained")
+            continue
+        sized = cache.get(choice.architecture, config.build, remote=config.search.remote, say=say)
+        why = rejection(sized, max_latency_ms=limits.max_latency_ms, max_bytes=limits.max_bytes,
+                        allow_cpu_fallback=config.target.allow_cpu_fallback, target=plan.profile.id)
+        if why is not None:
+            say.log(f"baseline {name}: {why}; not trained")
+            continue
+        study.enqueue_trial(plan.space.params(choice), user_attrs={"baseline": name}, skip_if_exists=True)
+        queued.append(name)
+    study.set_user_attr("baselines_queued", queued)
+    if queued:
+        say.log(f"baselines first: {', '.join(queued)}")
+
+
+class TrialProgress(Progress):
+    """A trial's progress: its lines under its number, and each epoch's validation accuracy
+    reported to Optuna, which may stop the trial there (successive halving), as may the
+    time budget."""
+
+    def __init__(self, trial: Any, say: Progress, clock: Any, *, prunable: bool) -> None:
+        self.trial, self.say, self.clock, self.prunable = trial, say, clock, prunable
+        self.epochs = 0
+
+    def log(self, message: str) -> None:
+        self.say.log(f"trial {self.trial.number}: {message}")
+
+    def count(self, what: str, done: int, total: int) -> None:
+        self.say.count(f"trial {self.trial.number}: {what}", done, total)
+
+    def epoch(self, phase: str, epoch: int, epochs: int, **metrics: float | None) -> None:
+        import optuna
+
+        self.say.epoch(f"trial {self.trial.number}: {phase}", epoch, epochs, **metrics)
+        self.epochs += 1
+        accuracy = metrics.get("val_accuracy")
+        if accuracy is None:
+            return
+        self.trial.set_user_attr("last_val_accuracy", float(accuracy))
+        self.trial.set_user_attr("fidelity", f"stopped after {self.epochs} epochs")
+        if self.clock.out_of_time():
+            self.trial.set_user_attr("stopped", f"time budget spent after {self.epochs} epochs")
+            raise optuna.TrialPruned("time budget")
+        self.trial.report(float(accuracy), self.epochs)
+        if self.prunable and self.trial.should_prune():
+            raise optuna.TrialPruned(f"screened out after {self.epochs} epochs")
+
+
+def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: Progress) -> None:
+    """Draw and run trials until the trial count or the time budget is reached."""
+    import optuna
+
+    from edgekit.tuning.candidates import SizeCache
+
+    config = plan.config
+    cache = SizeCache(plan.out / "candidates.json", plan.profile, plan.classes)
+    search = config.search
+    rejected_in_a_row = 0
+
+    def objective(trial: Any) -> float:
+        nonlocal rejected_in_a_row
+        trial.set_user_attr("worker", worker)
+        choice = plan.space.sample(trial)
+        arch = choice.architecture
+        options = choice.build_options()
+        if not plan.space.search_stages:
+            options.pop("stages")
+        _describe(trial, choice, options, config.build)
+        sized = cache.get(arch, config.build, remote=search.remote, say=say)
+        from edgekit.tuning.candidates import rejection
+
+        why = rejection(sized, max_latency_ms=config.limits.max_latency_ms, max_bytes=config.limits.max_bytes,
+                        allow_cpu_fallback=config.target.allow_cpu_fallback, target=plan.profile.id)
+        trial.set_user_attr("size_bytes", sized.bytes)
+        if sized.estimated_ms is not None:
+            trial.set_user_attr("estimated_ms", sized.estimated_ms)
+        if why is not None:
+            rejected_in_a_row += 1
+            trial.set_user_attr("rejected", why)
+            trial.set_user_attr("fidelity", "none: rejected before training")
+            say.log(f"trial {trial.number}: {arch.describe()} rejected before training ({why})")
+            raise optuna.TrialPruned(why)
+        rejected_in_a_row = 0
+        trial.set_user_attr("trained", True)
+        folder = Path("trials") / f"{trial.number:04d}"
+        trial.set_user_attr("build_options", json.dumps(_plain(options)))
+        baseline = trial.user_attrs.get("baseline")
+        say.log(f"trial {trial.number}{f' (baseline: {baseline})' if baseline else ''}: {arch.describe()}, "
+                f"lr {choice.learning_rate:.2g}, dropout {choice.dropout:.2f}, stages {_stages_text(options)}")
+        progress = TrialProgress(trial, say, clock, prunable=baseline is None)
+        start = time.perf_counter()
+        try:
+            from edgekit.builder import build
+
+            result = build(data, config=config.build.replace(**options, out=str(plan.out / folder),
+                                                             progress=progress))
+        except EdgekitError as exc:
+            trial.set_user_attr("error", first_line(exc))
+            trial.set_user_attr("fidelity", f"failed after {progress.epochs} epochs")
+            say.log(f"trial {trial.number}: failed: {first_line(exc)}")
+            raise
+        except KeyboardInterrupt:
+            trial.set_user_attr("interrupted", True)
+            raise
+        finally:
+            trial.set_user_attr("wall_seconds", round(time.perf_counter() - start, 1))
+        report = result.report
+        _record(trial, report, plan, progress.epochs)
+        trial.set_user_attr("folder", str(folder))
+        return float(report["tflite"]["accuracy"])
+
+    while True:
+        if clock.out_of_time():
+            say.log("time budget spent")
+            break
+        if search.trials is not None and trained(study) >= search.trials:
+            break
+        if rejected_in_a_row >= _MAX_REJECTED_IN_A_ROW:
+            say.log(f"{rejected_in_a_row} candidates in a row were rejected before training: the space left for "
+                    "these limits looks exhausted")
+            break
+        study.optimize(objective, n_trials=1, catch=(EdgekitError,))
+        clock.mark()
+        _progress_line(study, plan, clock, say)
+        _write_csv(study, plan)
+
+
+def trained(study: Any) -> int:
+    """Trials that trained or are training, of every worker (a retried one counts once)."""
+    return sum(1 for t in study.get_trials(deepcopy=False)
+               if t.user_attrs.get("trained") and not t.user_attrs.get("abandoned")
+               and not t.user_attrs.get("interrupted"))
+
+
+def _describe(trial: Any, choice: Choice, options: dict, build: Any) -> None:
+    arch = choice.architecture
+    trial.set_user_attr("model", arch.describe())
+    trial.set_user_attr("backbone", arch.backbone.value)
+    trial.set_user_attr("weights", arch.weights)
+    trial.set_user_attr("alpha", arch.alpha)
+    trial.set_user_attr("image_size", arch.image_size)
+    trial.set_user_attr("learning_rate", choice.learning_rate)
+    trial.set_user_attr("dropout", choice.dropout)
+    trial.set_user_attr("stages", _stages_text(options) if "stages" in options else
+                        _stages_text({"stages": [s for s in _plain(build.stages)]}))
+
+
+def _stages_text(options: dict) -> str:
+    stages = options.get("stages") or []
+    parts = []
+    for stage in stages:
+        stage = stage if isinstance(stage, dict) else _plain(stage)
+        kind = stage.get("kind")
+        if kind == "prune":
+            parts.append(f"prune {stage.get('sparsity', stage.get('m_by_n'))}")
+        elif kind == "cluster":
+            parts.append(f"cluster {stage.get('clusters')}")
+        else:
+            parts.append(str(kind))
+    return " + ".join(parts) if parts else "none"
+
+
+def _plain(value: Any) -> Any:
+    from edgekit.optimization.stages import stage_config
+
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [stage_config(v) if dataclasses.is_dataclass(v) else _plain(v) for v in value]
+    return getattr(value, "value", value)
+
+
+def _record(trial: Any, report: dict, plan: Plan, epochs: int) -> None:
+    latency = report["latency"]
+    estimate = latency.get("estimate")
+    trial.set_user_attr("fidelity", f"full: {epochs} epochs")
+    trial.set_user_attr("keras_accuracy", report["keras"]["accuracy"])
+    trial.set_user_attr("size_bytes", report["tflite"]["bytes"])
+    if estimate is not None:
+        trial.set_user_attr("estimated_ms", estimate["estimated_ms"])
+    if plan.here:
+        trial.set_user_attr("measured_ms", latency["p50_ms"])
+        trial.set_user_attr("measured_on", "this machine")
+
+
+def _rows(study: Any, plan: Plan, device_ms: dict | None = None) -> list[TrialRow]:
+    limits = plan.config.limits
+    return rows_of(study, max_latency_ms=limits.max_latency_ms, max_bytes=limits.max_bytes,
+                   device_ms=device_ms, device=plan.config.search.remote)
+
+
+def _progress_line(study: Any, plan: Plan, clock: Any, say: Progress) -> None:
+    rows = _rows(study, plan)
+    best = chosen(rows)
+    done = trained(study)
+    of = f"/{plan.config.search.trials}" if plan.config.search.trials else ""
+    left = clock.left()
+    best_text = ("none meets the limits yet" if best is None else
+                 f"best so far trial {best.number} ({best.model}): {best.val_accuracy:.4f} at "
+                 f"{best.latency_ms:.3f} ms {best.latency_kind}")
+    time_text = "" if left is None else f", {max(0.0, left) / 60:.1f} min left"
+    say.log(f"trials trained {done}{of}; {best_text}{time_text}")
+
+
+def _write_csv(study: Any, plan: Plan, device_ms: dict | None = None) -> None:
+    atomic_write(plan.out / "trials.csv", to_csv(_rows(study, plan, device_ms)))
+
+
+def measure_finalists(study: Any, plan: Plan, say: Progress) -> dict[int, float]:
+    """With --remote: the most accurate complete trials that meet the limits by estimate,
+    measured on the device. Measurements are kept in the study, so a resumed search and
+    other workers reuse them."""
+    remote = plan.config.search.remote
+    if remote is None:
+        return {}
+    from edgekit.tuning.candidates import measure_on_device
+
+    known = {int(k): float(v) for k, v in study.user_attrs.get("device_ms", {}).items()}
+    rows = sorted((r for r in _rows(study, plan) if r.state == TrialState.COMPLETE and r.meets_limits),
+                  key=lambda r: -(r.val_accuracy or 0))
+    for row in rows[: plan.config.search.finalists]:
+        path = plan.out / (row.folder or "") / "model.tflite"
+        if row.number in known or not path.is_file():
+            continue
+        say.log(f"measuring trial {row.number} on {remote}")
+        known[row.number] = measure_on_device(path, plan.profile, remote)
+        say.log(f"trial {row.number}: {known[row.number]:.3f} ms on {remote} "
+                f"(estimated {row.estimated_ms if row.estimated_ms is not None else float('nan'):.3f} ms)")
+    study.set_user_attr("device_ms", {str(k): v for k, v in known.items()})
+    return known
+
+
+def write_outputs(data: Any, study: Any, plan: Plan, device_ms: dict[int, float], say: Progress) -> TuneResult:
+    """trials.csv, tune.json, report.html, and the chosen trial's build in best/."""
+    rows = _rows(study, plan, device_ms)
+    best = chosen(rows)
+    best_dir = None
+    if best is not None:
+        best_dir = _publish_best(data, best, study, plan, say)
+    summary = _summary(rows, best, plan, study)
+    atomic_write(plan.out / "trials.csv", to_csv(rows))
+    atomic_write(plan.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    from edgekit.report.tune_page import write_tune_html
+
+    write_tune_html(plan.out, summary, rows)
+    if best is None:
+        say.log("no complete trial meets the limits: nothing in best/")
+    else:
+        say.log(f"best: trial {best.number}, {best.model}, validation accuracy {best.val_accuracy:.4f}, "
+                f"{best.latency_ms:.3f} ms {best.latency_kind}, {best.size_bytes:,} bytes -> {best_dir}")
+    return TuneResult(out=plan.out, best=best, best_dir=best_dir, front=tuple(front(rows)), trials=tuple(rows),
+                      summary=summary)
+
+
+def _publish_best(data: Any, best: TrialRow, study: Any, plan: Plan, say: Progress) -> Path:
+    """best/: the chosen trial's own build output (the same bytes a replay of its recipe
+    gives), or, when it was built on another machine, built here from its options."""
+    source = plan.out / (best.folder or "")
+    target = plan.out / "best"
+    if (source / "report.json").is_file():
+        with atomic_output_dir(target) as work:
+            shutil.rmtree(work)
+            shutil.copytree(source, work)
+        return target
+    trial = next(t for t in study.get_trials(deepcopy=False) if t.number == best.number)
+    options = json.loads(trial.user_attrs["build_options"])
+    say.log(f"trial {best.number} was built on another machine: building it here in {target}")
+    from edgekit.builder import build
+
+    build(data, config=plan.config.build.replace(**options, out=str(target), progress=say))
+    return target
+
+
+def _summary(rows: list[TrialRow], best: TrialRow | None, plan: Plan, study: Any) -> dict:
+    from edgekit.report.header import SCHEMA_VERSION
+    from edgekit.tuning.study import _sessions, _union, redacted
+
+    config = plan.config
+    storage = config.search.storage
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "action": "tune",
+        "target": {"id": plan.profile.id, "description": plan.profile.description,
+                   "latency": ("measured on this machine" if plan.here else
+                               f"estimated, measured on {config.search.remote} for finalists"
+                               if config.search.remote else "estimated from the target's cost model")},
+        "limits": {"max_latency_ms": config.limits.max_latency_ms, "max_size_kb": config.limits.max_size_kb},
+        "budget": {"trials": config.search.trials, "time_budget_seconds": config.search.time_budget,
+                   "spent_seconds": round(_union(_sessions(study, exclude="")), 1)},
+        "storage": redacted(storage) if storage else str(plan.out / "study.journal"),
+        "study": config.search.study,
+        "space": plan.space.to_dict(),
+        "dropped": [{"model": m, "why": why} for m, why in plan.dropped],
+        "fixed": {name: _plain(value) for name, value, _ in config.build.options() if name in config.fixed},
+        "counts": counts(rows),
+        "rejected_before_training": rejected_reasons(rows),
+        "best": None if best is None else {**best.to_dict(), "folder": "best"},
+        "front": [r.to_dict() for r in front(rows)],
+        "baselines": [r.to_dict() for r in rows if r.baseline],
+        "finalists": [r.to_dict() for r in rows if r.measured_on and r.measured_on != "this machine"],
+        "trials": len(rows),
+    }
+
+
+def _check_tune_dir(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output {out} exists and is not a folder: choose another --out")
+    if out.is_dir() and any(out.iterdir()) and not ((out / "candidates.json").exists() or (out / SUMMARY).exists()
+                                                     or (out / "study.journal").exists()):
+        raise ConfigError(f"output folder {out} is not empty and holds no edgekit search: choose another --out")
+
+
+def _class_count(data: Any, names: Any) -> int:
+    if names is not None:
+        return len(names)
+    import numpy as np
+
+    labels = np.asarray(data[1])
+    count = len(np.unique(labels))
+    if count < 2:
+        raise DataError("the labels hold fewer than 2 classes")
+    return count

@@ -1,0 +1,68 @@
+"""edgekit tune on a small real set: limits, the search, and best/ as a build that replays."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from edgekit import build, load_recipe, tune
+from edgekit.errors import ConfigError
+from tests.tuning.conftest import FIXED
+
+
+def test_limits_nothing_can_meet_fail_before_training_with_the_fastest_and_smallest(three_digits, space_file,
+                                                                                      tmp_path):
+    out = tmp_path / "tune"
+    with pytest.raises(ConfigError) as caught:
+        tune(three_digits, "rpi4", max_latency_ms=0.001, max_size_kb=1, trials=2, space=str(space_file), out=str(out),
+             progress=False, **FIXED)
+    message = str(caught.value)
+    assert message.startswith("nothing in the search space can meet --max-latency-ms 0.001 and --max-size-kb 1 on rpi4")
+    assert "the fastest candidate, small_cnn 0.5@12, is " in message and "ms estimated (band" in message
+    assert "the smallest, small_cnn 0.5@12, is " in message and "bytes" in message
+    assert not out.exists()
+
+
+def test_a_target_without_a_cost_model_says_how_to_get_one(three_digits, space_file, tmp_path):
+    with pytest.raises(ConfigError, match="edgekit calibrate .* or give --remote user@host"):
+        tune(three_digits, "cpu", max_latency_ms=5, trials=2, space=str(space_file), out=str(tmp_path / "t"),
+             progress=False)
+    assert not (tmp_path / "t").exists()
+
+
+@pytest.mark.slow
+def test_a_four_trial_search_writes_its_trials_and_a_best_build_that_replays_to_the_same_bytes(
+        three_digits, space_file, tmp_path):
+    out = tmp_path / "tune"
+    result = tune(three_digits, "rpi4", max_latency_ms=1.0, trials=4, space=str(space_file), out=str(out),
+                  progress=False, **FIXED)
+    trained = [r for r in result.trials if r.state.value not in ("rejected before training",)]
+    assert len(trained) == 4
+    # The hand-picked baseline in this space trains first, in full.
+    assert result.trials[0].baseline == "small_cnn 1@32" and result.trials[0].state.value == "complete"
+    # Every candidate was priced before it trained; mobilenet_v2 exceeds 1 ms on rpi4 by estimate.
+    for row in result.trials:
+        assert row.estimated_ms is not None and row.size_bytes > 0
+        if row.backbone == "mobilenet_v2":
+            assert row.state.value == "rejected before training" and row.reason.startswith("latency: ")
+    best = result.best
+    assert best is not None and best.meets_limits and best.latency_kind == "estimated"
+    complete = [r for r in result.trials if r.state.value == "complete"]
+    assert best.val_accuracy == max(r.val_accuracy for r in complete if r.meets_limits)
+    # best/ is that trial's build, and its recipe replays it byte for byte.
+    best_report = json.loads((out / "best" / "report.json").read_text())
+    assert best_report["tflite"]["accuracy"] == best.val_accuracy
+    replay = build(three_digits, config=load_recipe(out / "best" / "recipe.toml"), out=str(tmp_path / "replay"),
+                   progress=False)
+    assert replay.tflite_path.read_bytes() == (out / "best" / "model.tflite").read_bytes()
+    # trials.csv has one row per trial, tune.json the summary, report.html the front.
+    with open(out / "trials.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["number"]) for r in rows] == [r.number for r in result.trials]
+    assert {"state", "fidelity", "val_accuracy", "estimated_ms", "size_bytes", "wall_seconds"} <= set(rows[0])
+    summary = json.loads((out / "tune.json").read_text())
+    assert summary["best"]["number"] == best.number and summary["rejected_before_training"].get("latency", 0) >= 1
+    page = (out / "report.html").read_text()
+    assert 'data-figure="pareto"' in page and "Rejected before training" in page
