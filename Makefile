@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DIGITS := samples/digits
 DEMO_OPTS := --recipe samples/digits.toml
 
-.PHONY: install demo test test-fast bench bench-accuracy bench-convert bench-estimate ssh-server browser clean
+.PHONY: install demo test test-fast bench bench-accuracy bench-convert bench-estimate bench-tune ssh-server browser postgres clean
 
 install: $(STAMP)
 
@@ -25,7 +25,7 @@ demo: $(STAMP) $(DIGITS)
 	$(BIN)/edgekit build $(DIGITS) --target cpu --out build/demo/cpu $(DEMO_OPTS)
 	$(BIN)/edgekit build $(DIGITS) --target edgetpu --out build/demo/edgetpu $(DEMO_OPTS)
 
-test: $(STAMP) ssh-server browser
+test: $(STAMP) ssh-server browser postgres
 	$(BIN)/ruff check edgekit tests tools samples
 	$(BIN)/python -m pytest -q -ra
 
@@ -58,6 +58,11 @@ bench-convert: $(STAMP)
 bench-estimate: $(STAMP)
 	$(BIN)/python tools/bench_estimate.py --json build/bench_estimate/results.json
 
+# tune's choice against build's defaults and a grid of hand-picked recipes (long: hours).
+bench-tune: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python tools/bench_tune.py --json build/bench_tune/results.json
+
 # The remote-profiling tests start their own sshd on 127.0.0.1; install OpenSSH's server
 # when it is missing and we may (root with apt-get), else those tests skip and say why.
 ssh-server:
@@ -78,6 +83,18 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else \
 	    echo "chromium is missing: the report.html browser tests will be skipped"; \
+	  fi; \
+	fi
+
+# The shared-search tests start their own PostgreSQL server; install it when it is missing
+# and we may (root with apt-get), else that test skips and says why.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing postgresql for the shared-search tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else \
+	    echo "postgresql is missing: the shared-search test will be skipped"; \
 	  fi; \
 	fi
 
