@@ -2,11 +2,12 @@
 the rejections before training, and estimate against measurement for the finalists.
 
 It reads the search's rows (``tuning.results.TrialRow``), the same typed objects that
-trials.csv and tune.json are written from.
+trials.csv and tune.json are written from, and the search's facts (:class:`Search`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -14,34 +15,47 @@ from edgekit.report.html import Page, facts, figure, note, paragraph, table
 from edgekit.tuning.results import TrialRow, TrialState, front
 
 
-def write_tune_html(out: Path, summary: dict, rows: Sequence[TrialRow]) -> Path:
+@dataclass(frozen=True)
+class Search:
+    target: str
+    # How the latency that judges the limits was had (measured here, estimated...).
+    latency: str
+    max_latency_ms: float
+    max_size_kb: float | None
+    spent_seconds: float
+    rejected: dict[str, int]
+    dropped: tuple[tuple[str, str], ...]
+    space: dict
+    best: int | None
+
+
+def write_tune_html(out: Path, search: Search, rows: Sequence[TrialRow]) -> Path:
     from edgekit.report import _write, require_plots
 
     require_plots()
-    return _write(tune_page(summary, rows).render(), out / "report.html")
+    return _write(tune_page(search, rows).render(), out / "report.html")
 
 
 def _num(value: float | None, fmt: str) -> str:
     return "" if value is None else format(value, fmt)
 
 
-def tune_page(summary: dict, rows: Sequence[TrialRow]) -> Page:
+def tune_page(search: Search, rows: Sequence[TrialRow]) -> Page:
     from edgekit.report.plots import pareto
 
-    limits, target = summary["limits"], summary["target"]
-    best = next((r for r in rows if summary["best"] and r.number == summary["best"]["number"]), None)
-    page = Page(f"edgekit tune: {target['id']}",
-                f"latency limit {limits['max_latency_ms']:g} ms"
-                + ("" if limits["max_size_kb"] is None else f", size limit {limits['max_size_kb']:g} KB")
-                + f"; latency {target['latency']}")
+    best = next((r for r in rows if r.number == search.best), None)
+    page = Page(f"edgekit tune: {search.target}",
+                f"latency limit {search.max_latency_ms:g} ms"
+                + ("" if search.max_size_kb is None else f", size limit {search.max_size_kb:g} KB")
+                + f"; latency {search.latency}")
     overview = page.section("overview", "Overview")
-    counted = summary["counts"]
+    states = [r.state for r in rows]
     overview.add(facts([
-        ("trials", summary["trials"]),
-        ("trained to the end", counted.get(TrialState.COMPLETE.value, 0)),
-        ("screened out early", counted.get(TrialState.SCREENED_OUT.value, 0)),
-        ("rejected before training", counted.get(TrialState.REJECTED.value, 0)),
-        ("search time", f"{summary['budget']['spent_seconds'] / 60:.1f} min"),
+        ("trials", len(rows)),
+        ("trained to the end", states.count(TrialState.COMPLETE)),
+        ("screened out early", states.count(TrialState.SCREENED_OUT)),
+        ("rejected before training", states.count(TrialState.REJECTED)),
+        ("search time", f"{search.spent_seconds / 60:.1f} min"),
     ]))
     if best is None:
         overview.add(note("No trial that trained to the end meets the limits: best/ is empty."))
@@ -55,19 +69,18 @@ def tune_page(summary: dict, rows: Sequence[TrialRow]) -> Page:
         kept = {r.number for r in front(rows)}
         overview.add(figure("pareto", pareto(
             [(r.latency_ms, r.val_accuracy, r.size_bytes or 0, r.number in kept, bool(r.baseline),
-              r.number == (best.number if best else None), str(r.number)) for r in done],
-            max_latency_ms=limits["max_latency_ms"]),
+              r.number == search.best, str(r.number)) for r in done],
+            max_latency_ms=search.max_latency_ms),
             "Validation accuracy of the .tflite against latency on the target (measured where measured, else "
             "estimated); marker area is file size. Squares are the hand-picked baselines, the line the Pareto "
             "front, the dashed line the latency limit, the ring the chosen trial."))
-    rejected = summary["rejected_before_training"]
-    if rejected or summary["dropped"]:
+    if search.rejected or search.dropped:
         section = page.section("rejected", "Rejected before training")
-        if rejected:
-            section.add(table(["reason", "candidates"], sorted(rejected.items()), numeric=[1]))
-        if summary["dropped"]:
+        if search.rejected:
+            section.add(table(["reason", "candidates"], sorted(search.rejected.items()), numeric=[1]))
+        if search.dropped:
             section.add(paragraph("Backbones the target cannot run, dropped from the space:"),
-                        table(["model", "check"], [(d["model"], d["why"]) for d in summary["dropped"]]))
+                        table(["model", "check"], list(search.dropped)))
     finalists = [r for r in rows if r.measured_on and r.measured_on != "this machine"]
     if finalists:
         page.section("device", "Estimate against measurement").add(table(
@@ -84,5 +97,5 @@ def tune_page(summary: dict, rows: Sequence[TrialRow]) -> Page:
           _num(r.wall_seconds, ".0f")) for r in rows],
         numeric=[0, 8, 9, 11, 13]))
     page.section("space", "Search space").add(table(
-        ["dimension", "values"], [(k, str(v)) for k, v in summary["space"].items()]))
+        ["dimension", "values"], [(k, str(v)) for k, v in search.space.items()]))
     return page
