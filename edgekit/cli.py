@@ -268,7 +268,8 @@ _config_options(convert_command, ConvertConfig())
 @click.pass_context
 def tune_command(ctx: click.Context, data: str, quiet: bool, as_json: bool, prune: str | None, prune_schedule: str,
                  cluster: int | None, cluster_init: str, qat: bool, distill_from: str | None,
-                 distill_temperature: float, distill_alpha: float, **options: Any) -> None:
+                 distill_temperature: float, distill_alpha: float, remote_python: str, identity: str | None,
+                 ssh_options: tuple[str, ...], connect_timeout: int, **options: Any) -> None:
     """Search for the most accurate model on DATA that meets a latency (and size) limit on a target.
 
     \b
@@ -287,7 +288,11 @@ def tune_command(ctx: click.Context, data: str, quiet: bool, as_json: bool, prun
     try:
         extra = _stage_extra(prune, prune_schedule, cluster, cluster_init, qat, distill_from, distill_temperature,
                              distill_alpha)
-        result = tune(data, config=_with_flags(ctx, TuneConfig(), options, quiet, extra))
+        from edgekit.profiler.remote import SshSettings
+
+        ssh = SshSettings(connect_timeout=connect_timeout, identity=identity, options=ssh_options,
+                          python=remote_python)
+        result = tune(data, config=_with_flags(ctx, TuneConfig(), options, quiet, extra), ssh=ssh)
     except EdgekitError as exc:
         raise _fail(exc) from None
     except KeyboardInterrupt:
@@ -471,13 +476,16 @@ def _estimate_if_known(model: str, target: str, input_shape: tuple[int, ...] | N
     return estimate(model, target, input_shape=input_shape), None
 
 
-def _ssh_options(command: Any) -> Any:
-    """The options of a command that can run on another machine over SSH."""
+def _ssh_options(command: Any, shorts: bool = True) -> Any:
+    """The options of a command that can run on another machine over SSH (``shorts``: with
+    -i and -o, which tune leaves to --out)."""
+    identity, ssh_option = (["--identity", "-i"], ["--ssh-option", "-o"]) if shorts else (["--identity"],
+                                                                                         ["--ssh-option"])
     for option in reversed([
         click.option("--remote-python", default="python3", show_default=True,
                      help="The Python on the remote host that has edgekit."),
-        click.option("--identity", "-i", default=None, type=click.Path(path_type=str), help="SSH private key."),
-        click.option("--ssh-option", "-o", "ssh_options", multiple=True,
+        click.option(*identity, default=None, type=click.Path(path_type=str), help="SSH private key."),
+        click.option(*ssh_option, "ssh_options", multiple=True,
                      help="Extra ssh -o setting, e.g. StrictHostKeyChecking=accept-new (repeatable)."),
         click.option("--connect-timeout", type=int, default=10, show_default=True,
                      help="SSH connect timeout, seconds."),
@@ -826,6 +834,9 @@ def eval_command(model: str, data: str, labels: str | None, threads: int, strict
     except EdgekitError as exc:
         raise _UnreadableModel(str(exc)) from None
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else result.render())
+
+
+_ssh_options(tune_command, shorts=False)
 
 
 def main() -> None:

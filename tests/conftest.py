@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import getpass
 import importlib.util
 import os
+import shutil
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +103,50 @@ def every_report_follows_the_schema(request):
         # Only reports edgekit wrote: a test's hand-made fake carries no edgekit_version.
         if isinstance(report, dict) and report.get("kind") in ("build", "convert") and "edgekit_version" in report:
             validate_report(report)
+
+
+SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    """An OpenSSH server on 127.0.0.1 whose far side is this machine's Python: (user@host:port, SshSettings)."""
+    from edgekit.profiler import SshSettings
+
+    if SSHD is None or shutil.which("ssh-keygen") is None:
+        pytest.skip("openssh-server is not installed (make test installs it with apt-get when run as root)")
+    home = tmp_path_factory.mktemp("sshd")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "host_key")], check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "client_key")], check=True)
+    shutil.copy(home / "client_key.pub", home / "authorized_keys")
+    port = free_ports()[0]
+    (home / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {home / 'host_key'}\n"
+        f"AuthorizedKeysFile {home / 'authorized_keys'}\nPidFile {home / 'sshd.pid'}\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
+        "PermitRootLogin prohibit-password\n"
+        # Keep the test's PATH and Python on the far side.
+        "PermitUserEnvironment no\n"
+    )
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
+    server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(home / "sshd_config")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if server.poll() is not None:
+            pytest.fail(f"sshd did not start: {server.stderr.read()}")
+        time.sleep(0.1)
+    settings = SshSettings(
+        connect_timeout=5,
+        identity=str(home / "client_key"),
+        options=("StrictHostKeyChecking=no", f"UserKnownHostsFile={home / 'known_hosts'}", "LogLevel=ERROR"),
+        # The far side is this machine: the Python that has this edgekit installed.
+        python=sys.executable,
+    )
+    yield f"{getpass.getuser()}@127.0.0.1:{port}", settings
+    server.terminate()
+    server.wait(timeout=10)

@@ -35,8 +35,8 @@ sys.path.insert(0, str(HERE))
 import accuracy_data  # noqa: E402
 
 # (backbone, alpha, image size): what a person picks by hand from the keras.applications table.
-GRID = [("small_cnn", 1.0, 32), ("mobilenet_v2", 0.35, 96), ("mobilenet_v2", 0.5, 128), ("mobilenet_v2", 1.0, 224),
-        ("mobilenet_v3_small", 1.0, 224), ("mobilenet_v3_small_minimalistic", 1.0, 224)]
+GRID = "small_cnn:1:32,mobilenet_v2:0.35:96,mobilenet_v2:0.5:128,mobilenet_v2:1:224,mobilenet_v3_small:1:224," \
+       "mobilenet_v3_small_minimalistic:1:224"
 
 
 def _run(cmd: list[str]) -> tuple[str, float]:
@@ -86,7 +86,12 @@ def main() -> int:
     parser.add_argument("--time-budget", default="20m")
     parser.add_argument("--max-size-kb", default=None)
     parser.add_argument("--default-weights", default="none",
-                        help="--weights of row (a): 'imagenet' online; 'none' where it cannot be downloaded.")
+                        help="--weights of rows (a) and (b): 'imagenet' online; 'none' where it cannot be downloaded.")
+    parser.add_argument("--default-args", default="",
+                        help="Flags of row (a) beyond the defaults (offline, '--backbone small_cnn' trains in minutes "
+                             "where the default MobileNetV2 at 224 px from scratch takes hours on 2 cores).")
+    parser.add_argument("--grid", default=GRID, help="The hand-picked recipes: backbone:alpha:size,...")
+    parser.add_argument("--tune-args", default="", help="Extra flags for every tune run.")
     parser.add_argument("--work", default="build/bench_tune", help="Split folders and outputs (kept).")
     parser.add_argument("--json", default=None, help="Also write the figures to this file.")
     args = parser.parse_args()
@@ -110,10 +115,12 @@ def main() -> int:
         for name, (target, here) in targets.items():
             out = work / "out" / data / name
             default_dir = out / "defaults"
-            default_wall = build(root, default_dir, target, ["--weights", args.default_weights])
+            default_wall = build(root, default_dir, target, ["--weights", args.default_weights,
+                                                             *shlex.split(args.default_args)])
             default = {**score(default_dir, root, target, here), "wall": default_wall}
             grid = []
-            for backbone, alpha, image_size in GRID:
+            for item in args.grid.split(","):
+                backbone, alpha, image_size = item.split(":")[0], float(item.split(":")[1]), int(item.split(":")[2])
                 folder = out / f"grid-{backbone}-{alpha:g}-{image_size}"
                 weights = "none" if backbone == "small_cnn" else args.default_weights
                 wall = build(root, folder, target, ["--backbone", backbone, "--alpha", str(alpha),
@@ -125,7 +132,7 @@ def main() -> int:
                 start = time.perf_counter()
                 _run(_edgekit("tune", str(root / "train"), "--val-dir", str(root / "val"), "--target", target,
                               "--max-latency-ms", str(limit), "--time-budget", args.time_budget, "--out",
-                              str(tune_dir), "--quiet", *size))
+                              str(tune_dir), "--quiet", *size, *shlex.split(args.tune_args)))
                 tune_wall = time.perf_counter() - start
                 chosen = score(tune_dir / "best", root, target, here) if (tune_dir / "best").is_dir() else None
                 meeting = [g for g in grid if g["latency_ms"] <= limit]

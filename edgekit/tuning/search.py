@@ -67,17 +67,21 @@ class Plan:
     # The target is this machine (a calibration made here): the build's measurement is on it.
     here: bool
     dropped: tuple[tuple[str, str], ...] = ()
+    # The profiler's SshSettings for --remote (None: its defaults).
+    ssh: Any = None
 
 
-def tune(data: Any, target: Any = None, /, *, config: TuneConfig | None = None, **options: Any) -> TuneResult:
+def tune(data: Any, target: Any = None, /, *, config: TuneConfig | None = None, ssh: Any = None,
+         **options: Any) -> TuneResult:
     """Search backbones, widths, input sizes, recipes and stages for the most accurate model
     on ``data`` that meets ``max_latency_ms`` (and ``max_size_kb``) on ``target``; see the
     README. Every build option given is fixed for every trial. Returns the trials, the
-    Pareto front and the chosen model, built in full in ``out/best``."""
+    Pareto front and the chosen model, built in full in ``out/best``. ``ssh``: the
+    profiler's SshSettings for ``remote``."""
     config = action_config(TuneConfig(), target, config, options)
     say = resolve(config.output.progress)
     started = time.time()
-    plan = preflight(data, config)
+    plan = dataclasses.replace(preflight(data, config), ssh=ssh)
     from edgekit.tuning.study import Clock, open_study, retry_abandoned, storage_for, worker_id
 
     fresh = not plan.out.exists()
@@ -164,7 +168,7 @@ def size_space(plan: Plan, say: Progress) -> Plan:
     limits = config.limits
     dropped, cheapest = [], {}
     for model in space.models():
-        sized = cache.get(space.cheapest(model), config.build, remote=config.search.remote, say=say)
+        sized = cache.get(space.cheapest(model), config.build, remote=config.search.remote, ssh=plan.ssh, say=say)
         if not sized.fully_supported and not config.target.allow_cpu_fallback:
             say.log(f"{model} leaves the space: {plan.profile.id} cannot run it ({sized.check})")
             dropped.append((model, sized.check))
@@ -232,7 +236,7 @@ def enqueue_baselines(study: Any, plan: Plan, say: Progress) -> None:
         if not plan.space.contains(choice):
             say.log(f"baseline {name}: outside the search space, not trained")
             continue
-        sized = cache.get(choice.architecture, config.build, remote=config.search.remote, say=say)
+        sized = cache.get(choice.architecture, config.build, remote=config.search.remote, ssh=plan.ssh, say=say)
         why = rejection(sized, max_latency_ms=limits.max_latency_ms, max_bytes=limits.max_bytes,
                         allow_cpu_fallback=config.target.allow_cpu_fallback, target=plan.profile.id)
         if why is not None:
@@ -298,7 +302,7 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
         if not plan.space.search_stages:
             options.pop("stages")
         _describe(trial, choice, options, config.build)
-        sized = cache.get(arch, config.build, remote=search.remote, say=say)
+        sized = cache.get(arch, config.build, remote=search.remote, ssh=plan.ssh, say=say)
         from edgekit.tuning.candidates import rejection
 
         why = rejection(sized, max_latency_ms=config.limits.max_latency_ms, max_bytes=config.limits.max_bytes,
@@ -455,7 +459,7 @@ def measure_finalists(study: Any, plan: Plan, say: Progress) -> dict[int, float]
         if row.number in known or not path.is_file():
             continue
         say.log(f"measuring trial {row.number} on {remote}")
-        known[row.number] = measure_on_device(path, plan.profile, remote)
+        known[row.number] = measure_on_device(path, plan.profile, remote, plan.ssh)
         say.log(f"trial {row.number}: {known[row.number]:.3f} ms on {remote} "
                 f"(estimated {row.estimated_ms if row.estimated_ms is not None else float('nan'):.3f} ms)")
     study.set_user_attr("device_ms", {str(k): v for k, v in known.items()})
@@ -472,9 +476,14 @@ def write_outputs(data: Any, study: Any, plan: Plan, device_ms: dict[int, float]
     summary = _summary(rows, best, plan, study)
     atomic_write(plan.out / "trials.csv", to_csv(rows))
     atomic_write(plan.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
-    from edgekit.report.tune_page import write_tune_html
+    from edgekit.report.tune_page import Search, write_tune_html
 
-    write_tune_html(plan.out, summary, rows)
+    limits = plan.config.limits
+    write_tune_html(plan.out, Search(
+        target=plan.profile.id, latency=summary["target"]["latency"], max_latency_ms=limits.max_latency_ms,
+        max_size_kb=limits.max_size_kb, spent_seconds=summary["budget"]["spent_seconds"],
+        rejected=rejected_reasons(rows), dropped=plan.dropped, space=plan.space.to_dict(),
+        best=None if best is None else best.number), rows)
     if best is None:
         say.log("no complete trial meets the limits: nothing in best/")
     else:

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
-import os
-import shutil
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,49 +11,6 @@ import pytest
 
 from edgekit.profiler import ProfileError, SshSettings, profile, profile_all
 from tests.conftest import free_ports
-
-SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if Path("/usr/sbin/sshd").exists() else None)
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    if SSHD is None or shutil.which("ssh-keygen") is None:
-        pytest.skip("openssh-server is not installed (make test installs it with apt-get when run as root)")
-    home = tmp_path_factory.mktemp("sshd")
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "host_key")], check=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / "client_key")], check=True)
-    shutil.copy(home / "client_key.pub", home / "authorized_keys")
-    port = free_ports()[0]
-    (home / "sshd_config").write_text(
-        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {home / 'host_key'}\n"
-        f"AuthorizedKeysFile {home / 'authorized_keys'}\nPidFile {home / 'sshd.pid'}\n"
-        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n"
-        "PermitRootLogin prohibit-password\n"
-        # Keep the test's PATH and Python on the far side.
-        "PermitUserEnvironment no\n"
-    )
-    if os.geteuid() == 0:
-        Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege-separation directory
-    server = subprocess.Popen([SSHD, "-D", "-e", "-f", str(home / "sshd_config")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        if server.poll() is not None:
-            pytest.fail(f"sshd did not start: {server.stderr.read()}")
-        time.sleep(0.1)
-    settings = SshSettings(
-        connect_timeout=5,
-        identity=str(home / "client_key"),
-        options=("StrictHostKeyChecking=no", f"UserKnownHostsFile={home / 'known_hosts'}", "LogLevel=ERROR"),
-        # The far side is this machine: the Python that has this edgekit installed.
-        python=sys.executable,
-    )
-    yield f"{getpass.getuser()}@127.0.0.1:{port}", settings
-    server.terminate()
-    server.wait(timeout=10)
 
 
 def test_remote_profile_returns_the_fields_of_a_local_one(sshd, small_float_model):

@@ -66,3 +66,17 @@ def test_a_four_trial_search_writes_its_trials_and_a_best_build_that_replays_to_
     assert summary["best"]["number"] == best.number and summary["rejected_before_training"].get("latency", 0) >= 1
     page = (out / "report.html").read_text()
     assert 'data-figure="pareto"' in page and "Rejected before training" in page
+
+
+@pytest.mark.slow
+def test_with_remote_the_finalists_are_measured_on_the_device_and_judged_by_that(three_digits, space_file,
+                                                                                   tmp_path, sshd):
+    remote, settings = sshd
+    out = tmp_path / "tune"
+    result = tune(three_digits, "rpi4", max_latency_ms=1.0, trials=2, finalists=1, remote=remote, ssh=settings,
+                  space=str(space_file), out=str(out), progress=False, **FIXED)
+    measured = [r for r in result.trials if r.measured_on == remote]
+    assert len(measured) == 1 and measured[0].measured_ms > 0 and measured[0].estimated_ms is not None
+    assert result.best.number == measured[0].number and result.best.latency_kind == f"measured on {remote}"
+    assert json.loads((out / "tune.json").read_text())["finalists"][0]["number"] == measured[0].number
+    assert "Estimate against measurement" in (out / "report.html").read_text()
