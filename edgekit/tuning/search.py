@@ -168,6 +168,9 @@ def size_space(plan: Plan, say: Progress) -> Plan:
     limits = config.limits
     dropped, cheapest = [], {}
     for model in space.models():
+        # A pretrained twin has its scratch twin's ops, size and latency: judged once, by it.
+        if model.endswith("+imagenet"):
+            continue
         sized = cache.get(space.cheapest(model), config.build, remote=config.search.remote, ssh=plan.ssh, say=say)
         if not sized.fully_supported and not config.target.allow_cpu_fallback:
             say.log(f"{model} leaves the space: {plan.profile.id} cannot run it ({sized.check})")
@@ -178,10 +181,9 @@ def size_space(plan: Plan, say: Progress) -> Plan:
     if not cheapest:
         raise ConfigError(f"no backbone of the space runs fully on {plan.profile.id}: "
                           + "; ".join(f"{m}: {why}" for m, why in dropped))
-    fits = [m for m, s in cheapest.items()
-            if rejection(s, max_latency_ms=limits.max_latency_ms, max_bytes=limits.max_bytes,
-                         allow_cpu_fallback=True, target=plan.profile.id) is None]
-    if not fits:
+    misses = {m: rejection(s, max_latency_ms=limits.max_latency_ms, max_bytes=limits.max_bytes,
+                           allow_cpu_fallback=True, target=plan.profile.id) for m, s in cheapest.items()}
+    if all(misses.values()):
         fastest = min(cheapest.items(), key=lambda kv: kv[1].fastest_ms or 0)
         smallest = min(cheapest.items(), key=lambda kv: kv[1].bytes)
         size_limit = "" if limits.max_size_kb is None else f" and --max-size-kb {limits.max_size_kb:g}"
@@ -190,6 +192,13 @@ def size_space(plan: Plan, say: Progress) -> Plan:
             f"{plan.profile.id}: the fastest candidate, {space.cheapest(fastest[0]).describe()}, is "
             f"{fastest[1].latency_text()}; the smallest, {space.cheapest(smallest[0]).describe()}, is "
             f"{smallest[1].bytes:,} bytes")
+    # Latency and size grow with width and input size: a model that misses the limits at its
+    # narrowest and smallest misses them everywhere, so it leaves the space untrained.
+    for model, why in misses.items():
+        if why is not None:
+            say.log(f"{model} leaves the space: even {space.cheapest(model).describe()} misses the limits ({why})")
+            dropped.append((model, f"even at its smallest, {why}"))
+            space = space.without(model)
     return dataclasses.replace(plan, space=space, dropped=tuple(dropped))
 
 

@@ -135,13 +135,12 @@ class SearchSpace:
         return names
 
     def without(self, model: str) -> "SearchSpace":
-        """The space without one ``model`` choice (a backbone the target cannot run)."""
+        """The space without one ``model`` choice: a backbone (with its ImageNet twin), or the
+        weights file's backbone."""
         backbone, _, weights = model.partition("+")
         if not weights:
             kept = tuple((b, w) for b, w in self.backbones if b.value != backbone)
             return dataclasses.replace(self, backbones=kept)
-        if weights == "imagenet":
-            return dataclasses.replace(self, pretrained=None)
         return dataclasses.replace(self, pretrained=None)
 
     def architecture(self, model: str, alpha: float | None = None, image_size: int | None = None) -> Architecture:
