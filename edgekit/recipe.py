@@ -27,10 +27,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgekit._compat import StrEnum, tomllib
+from edgekit._compat import StrEnum
 from edgekit.config import BuildConfig, option_fields
 from edgekit.errors import ConfigError
 from edgekit.optimization.stages import stage_config
+from edgekit.tables import read_toml
 from edgekit.targets import TargetProfile
 
 
@@ -45,14 +46,7 @@ def load_recipe(path: str | Path, base: Any = None) -> Any:
     """The recipe at ``path`` over ``base`` (a build's defaults, or another action's
     configuration such as a ConvertConfig); errors name the file and the key."""
     path = Path(path)
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"recipe {path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"recipe {path}: is a folder, not a .toml file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"recipe {path}: not valid TOML: {exc}") from None
+    table = read_toml(path, "recipe")
     known = recipe_keys(base)
     unknown = sorted(set(table) - known)
     if unknown:

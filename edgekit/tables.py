@@ -142,3 +142,22 @@ def square(value: Any, key: str) -> Any:
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
+
+
+def read_toml(path: Any, what: str) -> dict:
+    """The table in the TOML file ``path``; a missing, unreadable or invalid file is one
+    ConfigError naming ``what`` and the file ("recipe x.toml: not valid TOML: ...")."""
+    from pathlib import Path
+
+    from edgekit._compat import tomllib
+    from edgekit.errors import ConfigError
+
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{what} {path}: is a folder, not a .toml file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{what} {path}: not valid TOML: {exc}") from None

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,19 +32,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import accuracy_data  # noqa: E402
+from bench_accuracy import _run  # noqa: E402
 
 # (backbone, alpha, image size): what a person picks by hand from the keras.applications table.
 GRID = "small_cnn:1:32,mobilenet_v2:0.35:96,mobilenet_v2:0.5:128,mobilenet_v2:1:224,mobilenet_v3_small:1:224," \
        "mobilenet_v3_small_minimalistic:1:224"
-
-
-def _run(cmd: list[str]) -> tuple[str, float]:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        raise RuntimeError(f"{shlex.join(cmd)} exited {done.returncode}:\n{done.stderr[-3000:]}")
-    return done.stdout, wall
 
 
 def _edgekit(*args: str) -> list[str]:

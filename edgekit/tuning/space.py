@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgekit._compat import tomllib
 from edgekit.errors import ConfigError
 from edgekit.models.backbones import MIN_IMAGE_SIZE, Backbone, WeightsKind, WeightsSpec
+from edgekit.tables import read_toml
 
 # Widths with published ImageNet weights (keras.applications): MobileNetV2 0.35-1.4,
 # MobileNetV3 0.75 and 1.0, EfficientNet-B0 none but 1.0. The small CNN has none.
@@ -247,14 +247,7 @@ def load_space(path: str | Path, base: SearchSpace | None = None) -> SearchSpace
     """The space file at ``path`` over ``base``: each key it holds replaces the base's.
     Errors name the file and the key."""
     path = Path(path)
-    try:
-        table = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"space {path}: no such file") from None
-    except IsADirectoryError:
-        raise ConfigError(f"space {path}: is a folder, not a .toml file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"space {path}: not valid TOML: {exc}") from None
+    table = read_toml(path, "space")
     try:
         return space_from_table(table, base or default_space())
     except ConfigError as exc:
