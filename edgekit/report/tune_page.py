@@ -79,8 +79,9 @@ def tune_page(search: Search, rows: Sequence[TrialRow]) -> Page:
         if search.rejected:
             section.add(table(["reason", "candidates"], sorted(search.rejected.items()), numeric=[1]))
         if search.dropped:
-            section.add(paragraph("Backbones the target cannot run, dropped from the space:"),
-                        table(["model", "check"], list(search.dropped)))
+            section.add(paragraph("Backbones dropped from the space before any trial: the target cannot run "
+                                  "them, or they miss the limits even at their narrowest and smallest."),
+                        table(["model", "why"], list(search.dropped)))
     finalists = [r for r in rows if r.measured_on and r.measured_on != "this machine"]
     if finalists:
         page.section("device", "Estimate against measurement").add(table(

@@ -25,6 +25,22 @@ def test_limits_nothing_can_meet_fail_before_training_with_the_fastest_and_small
     assert not out.exists()
 
 
+def test_a_candidate_is_rejected_when_even_the_fast_end_of_its_band_misses_a_limit():
+    from edgekit.tuning.candidates import Sized, rejection
+
+    sized = Sized(key="k", bytes=500_000, fully_supported=True, check="9 of 9 ops", estimated_ms=1.2, low_ms=1.05,
+                  high_ms=1.35)
+    assert rejection(sized, max_latency_ms=1.1, max_bytes=None, allow_cpu_fallback=False, target="rpi4") is None
+    assert rejection(sized, max_latency_ms=1.0, max_bytes=None, allow_cpu_fallback=False, target="rpi4") == \
+        "latency: 1.200 ms estimated (band 1.050-1.350) > 1 ms"
+    assert rejection(sized, max_latency_ms=2, max_bytes=400_000, allow_cpu_fallback=False, target="rpi4") == \
+        "size: 500,000 bytes > 400,000"
+    unsupported = Sized(key="k", bytes=1, fully_supported=False, check="8 of 9 ops run on edgetpu")
+    assert rejection(unsupported, max_latency_ms=2, max_bytes=None, allow_cpu_fallback=False, target="edgetpu") == \
+        "does not run fully on edgetpu: 8 of 9 ops run on edgetpu"
+    assert rejection(unsupported, max_latency_ms=2, max_bytes=None, allow_cpu_fallback=True, target="edgetpu") is None
+
+
 def test_a_target_without_a_cost_model_says_how_to_get_one(three_digits, space_file, tmp_path):
     with pytest.raises(ConfigError, match="edgekit calibrate .* or give --remote user@host"):
         tune(three_digits, "cpu", max_latency_ms=5, trials=2, space=str(space_file), out=str(tmp_path / "t"),
@@ -42,11 +58,13 @@ def test_a_four_trial_search_writes_its_trials_and_a_best_build_that_replays_to_
     assert len(trained) == 4
     # The hand-picked baseline in this space trains first, in full.
     assert result.trials[0].baseline == "small_cnn 1@32" and result.trials[0].state.value == "complete"
-    # Every candidate was priced before it trained; mobilenet_v2 exceeds 1 ms on rpi4 by estimate.
+    # Every candidate was priced before it trained. MobileNetV2 exceeds 1 ms on rpi4 even at
+    # its narrowest and smallest, so it left the space before any trial.
     for row in result.trials:
         assert row.estimated_ms is not None and row.size_bytes > 0
-        if row.backbone == "mobilenet_v2":
-            assert row.state.value == "rejected before training" and row.reason.startswith("latency: ")
+        assert row.backbone == "small_cnn"
+    dropped = {d["model"]: d["why"] for d in result.summary["dropped"]}
+    assert list(dropped) == ["mobilenet_v2"] and dropped["mobilenet_v2"].startswith("even at its smallest, latency: ")
     best = result.best
     assert best is not None and best.meets_limits and best.latency_kind == "estimated"
     complete = [r for r in result.trials if r.state.value == "complete"]
@@ -63,9 +81,10 @@ def test_a_four_trial_search_writes_its_trials_and_a_best_build_that_replays_to_
     assert [int(r["number"]) for r in rows] == [r.number for r in result.trials]
     assert {"state", "fidelity", "val_accuracy", "estimated_ms", "size_bytes", "wall_seconds"} <= set(rows[0])
     summary = json.loads((out / "tune.json").read_text())
-    assert summary["best"]["number"] == best.number and summary["rejected_before_training"].get("latency", 0) >= 1
+    assert summary["best"]["number"] == best.number
     page = (out / "report.html").read_text()
-    assert 'data-figure="pareto"' in page and "Rejected before training" in page
+    assert 'data-figure="pareto"' in page and "Backbones dropped from the space before any trial" in page
+    assert "even at its smallest, latency: " in page
 
 
 @pytest.mark.slow
