@@ -67,6 +67,8 @@ class Plan:
     config: BuildConfig
     profile: TargetProfile
     weights: WeightsSpec
+    # refit_from's recorded first run: what the refit replays and the held-out figures.
+    first_run: tuple | None = None
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -145,12 +147,23 @@ def build(data: DataSource, target: Any = None, /, *, config: BuildConfig | None
                 plan, features = probe_target(plan, say)
             with timings.step("load_data"):
                 split = task.read_data(data, plan, say)
-            with timings.step("train"):
-                trained = train_model(features, split, plan, distribution, say)
-                keras_facts = {**_save_float_model(trained.model, work / "model.keras"),
-                               "weights": weight_facts(trained.model)}
-            with timings.step("optimise"):
-                optimised = optimise(trained, split, plan, say)
+            replays, held_out = plan.first_run or (None, None)
+            if replays is not None:
+                say.log(f"refit: replaying {config.training.refit_from}'s training ({replays.describe()})")
+            else:
+                with timings.step("train"):
+                    trained = train_model(features, split, plan, distribution, say)
+                    if not config.training.refit:
+                        keras_facts = _save_float_model(trained.model, work / "model.keras")
+                with timings.step("optimise"):
+                    optimised = optimise(trained, split, plan, say)
+            if config.training.refit:
+                with timings.step("refit"):
+                    if held_out is None:
+                        replays, held_out = hold_out(trained, optimised, split, plan, say)
+                    trained = refit_model(split, plan, replays, distribution, say)
+                    keras_facts = _save_float_model(trained.model, work / "model.keras")
+                    optimised = optimise(trained, split, plan, say, replays=replays.stages)
             with timings.step("convert"):
                 converted = convert(optimised.model, plan, trained.calibration, work / "model.tflite", say,
                                     metadata=task.metadata(plan, split))
@@ -164,7 +177,7 @@ def build(data: DataSource, target: Any = None, /, *, config: BuildConfig | None
             with timings.step("write"):
                 report = write_outputs(work, build_report(
                     plan, split, trained, optimised, converted, verified, target_check, latency, keras_facts,
-                    timings), plan, split, say)
+                    timings, held_out), plan, split, say)
 
     out = Path(config.output.out)
     if writes_output:
@@ -211,7 +224,14 @@ def preflight(data: DataSource, config: BuildConfig) -> Plan:
             raise ConfigError("distillation from 'self' teaches the optimisation stages: give at least one stage")
     resolved = config.replace(weights=str(weights), image_size=size,
                               fine_tune_learning_rate=config.training.fine_tune_rate)
-    return Plan(config=resolved, profile=profile, weights=weights)
+    first_run = None
+    if config.training.refit_from is not None:
+        from edgekit.refit import from_build
+
+        if not config.training.refit:
+            raise ConfigError("refit_from replays a first run for a refit: set refit=True as well")
+        first_run = from_build(config.training.refit_from, recipe_dict(resolved))
+    return Plan(config=resolved, profile=profile, weights=weights, first_run=first_run)
 
 
 def probe_target(plan: Plan, say: Progress) -> tuple[Plan, Any]:
@@ -232,20 +252,70 @@ def probe_target(plan: Plan, say: Progress) -> tuple[Plan, Any]:
 
 def train_model(features: Any, split: Split, plan: Plan, distribution: Any, say: Progress) -> Trained:
     """The classifier trained to convergence (head, fine-tuning or from scratch), checked to have learned."""
+    trained = _fit(features, split.train, split.val, plan, say)
+    accuracy = float(np.mean(trained.scores.argmax(axis=1) == split.val.labels))
+    say.log(f"keras validation accuracy {accuracy:.4f} on {len(split.val)} images")
+    learned = [{"after": "training", **_require_learned(accuracy, split.val, "training", _TRAINING_ADVICE)}]
+    return dataclasses.replace(trained, accuracy=accuracy, distribution=distribution, learned=learned)
+
+
+def hold_out(trained: Trained, optimised: Optimised, split: Split, plan: Plan, say: Progress) -> tuple[Any, Any]:
+    """Before a refit: the first run converted and scored on the validation images it never saw
+    (the figures that estimate accuracy on new images), and the epochs it chose."""
+    from edgekit.inference import predict
+    from edgekit.progress import Progress as Silent
+    from edgekit.refit import HeldOut, Replays
+
+    with tempfile.TemporaryDirectory() as scratch:
+        path = convert(optimised.model, plan, trained.calibration, Path(scratch) / "held_out.tflite", Silent()).path
+        scores = predict(path, split.val.images)
+    tflite_accuracy = float(np.mean(scores.argmax(axis=1) == split.val.labels))
+    staged = optimised.change.after if optimised.change is not None else trained.accuracy
+    held = HeldOut(images=len(split.val), keras_accuracy=trained.accuracy, staged_accuracy=staged,
+                   tflite_accuracy=tflite_accuracy, source="this build's first run on the split")
+    replays = Replays.of(trained.phases, optimised.stage_results)
+    say.log(f"held out: keras {trained.accuracy:.4f}, tflite {tflite_accuracy:.4f} on {len(split.val)} "
+            f"validation images; refitting on all {len(split.train) + len(split.val)} images "
+            f"({replays.describe()})")
+    return replays, held
+
+
+def refit_model(split: Split, plan: Plan, replays: Any, distribution: Any, say: Progress) -> Trained:
+    """A fresh model trained on training plus validation images as ``replays`` say, from the same
+    seed and layer names as a first model (so a recipe replay gives the same bytes)."""
+    from edgekit._tf import keras_module
+    from edgekit.models import build_backbone
+
+    keras = keras_module()
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(plan.config.training.seed)
+    features = build_backbone(plan.backbone, plan.image_size, alpha=plan.config.model.alpha, weights=plan.weights,
+                              trust_model_code=plan.config.trust_model_code)
+    everything = _joined(split.train, split.val)
+    trained = _fit(features, everything, None, plan, say, replays=replays.phases, scored_on=split.val)
+    # Measured on images the refit trained on: the conversion's check, not an estimate.
+    accuracy = float(np.mean(trained.scores.argmax(axis=1) == split.val.labels))
+    say.log(f"refit: keras accuracy {accuracy:.4f} on the {len(split.val)} validation images it trained on")
+    return dataclasses.replace(trained, accuracy=accuracy, distribution=distribution, learned=[])
+
+
+def _fit(features: Any, train_data: LabelledImages, val_data: LabelledImages | None, plan: Plan, say: Progress,
+         replays: dict | None = None, scored_on: LabelledImages | None = None) -> Trained:
+    """Head, phases and the int8 head on ``train_data``, judged on ``val_data``; in a refit,
+    ``val_data`` is None, ``replays`` fix each phase's epochs and the scores are on ``scored_on``."""
     from edgekit.data.pipeline import to_tf_dataset
     from edgekit.models import train
     from edgekit.models.head import head_phase, int8_head_phase
     from edgekit.optimization.distill import distiller, load_teacher
 
     config, training = plan.config, plan.config.training
-    train_data, val_data = split.train, split.val
     model = task.head(features, len(train_data.class_names), dropout=config.model.dropout,
                       frozen_batchnorm=plan.weights.pretrained)
     say.log(f"model: {plan.backbone} ({plan.weights} weights) {plan.image_size[0]}x{plan.image_size[1]}, "
             f"{model.count_params():,} parameters")
     train_ds = to_tf_dataset(train_data, batch_size=training.batch_size, training=True,
                              augmentation=config.augment, seed=training.seed)
-    val_ds = to_tf_dataset(val_data, batch_size=training.batch_size, training=False)
+    val_ds = None if val_data is None else to_tf_dataset(val_data, batch_size=training.batch_size, training=False)
     wrap = None
     distill = config.distill
     if distill is not None and distill.teacher != "self":
@@ -255,31 +325,35 @@ def train_model(features: Any, split: Split, plan: Plan, distribution: Any, say:
     # The teacher of a distillation needs the images, so its head phase is not cached.
     head = None
     if training.cache_features and wrap is None:
-        head = lambda: head_phase(model, train_data, val_data, training, config.augment, training.seed, say)  # noqa: E731
+        head = lambda replay: head_phase(model, train_data, val_data, training, config.augment,  # noqa: E731
+                                         training.seed, say, replay=replay)
     phases = train(model, train_ds, val_ds, training, pretrained=plan.weights.pretrained, progress=say,
-                   examples=len(train_data), wrap=wrap, head=head)
+                   examples=len(train_data), wrap=wrap, head=head, replays=replays)
     calibration = _calibration_images(train_data, plan.profile.convert.representative_samples, training.seed)
     # A pretrained backbone's features move under int8 post-training quantisation; the
     # head learns the ones the .tflite computes. Stages and a teacher train the whole
     # model after this point (QAT handles quantisation itself), so not with them.
     if plan.profile.convert.quantization == Quantization.INT8 and plan.weights.pretrained and not config.stages \
-            and distill is None:
+            and distill is None and (replays is None or "int8_head" in replays):
         phases.append(int8_head_phase(model, train_data, val_data, plan.profile, calibration, training,
-                                      training.seed, say, conversion=config.conversion))
-    scores = model.predict(val_ds, verbose=0)
-    accuracy = float(np.mean(scores.argmax(axis=1) == val_data.labels))
-    say.log(f"keras validation accuracy {accuracy:.4f} on {len(val_data)} images")
-    learned = [{"after": "training", **_require_learned(accuracy, val_data, "training", _TRAINING_ADVICE)}]
-    return Trained(model, phases, scores, accuracy, calibration, distribution, learned, train_ds, val_ds)
+                                      training.seed, say, conversion=config.conversion,
+                                      replay=None if replays is None else replays["int8_head"]))
+    scored = val_ds if val_data is not None else to_tf_dataset(scored_on, batch_size=training.batch_size,
+                                                                  training=False)
+    scores = model.predict(scored, verbose=0)
+    return Trained(model, phases, scores, float("nan"), calibration, None, [], train_ds, val_ds)
 
 
-def optimise(trained: Trained, split: Split, plan: Plan, say: Progress) -> Optimised:
+def optimise(trained: Trained, split: Split, plan: Plan, say: Progress, replays: Sequence[Any] | None = None
+             ) -> Optimised:
     """Run the stages (prune, cluster, QAT) on the trained model; the change they made
-    together is measured against the trained model and gated by ``max_stage_drop``."""
+    together is measured against the trained model and gated by ``max_stage_drop``. In a
+    refit, ``replays`` fix each stage's epochs and nothing is judged: the first run was."""
     config = plan.config
     if not config.stages:
         return Optimised(trained.model, [], trained.scores, None)
     from edgekit._tf import keras_module
+    from edgekit.data.pipeline import to_tf_dataset
     from edgekit.models.training import epoch_shape
     from edgekit.optimization.distill import distiller
     from edgekit.optimization.run import run_stages
@@ -292,13 +366,18 @@ def optimise(trained: Trained, split: Split, plan: Plan, say: Progress) -> Optim
         teacher.set_weights(trained.model.get_weights())
         teacher.trainable = False
         stage_wrap = lambda student: distiller(student, teacher, config.distill)  # noqa: E731
+    examples = len(split.train) + (len(split.val) if replays is not None else 0)
     model, results = run_stages(
         trained.model, config.stages, train_ds, val_ds, split.val.labels,
-        shape=epoch_shape(len(split.train), training.batch_size), patience=training.patience,
-        progress=say, wrap=stage_wrap,
+        shape=epoch_shape(examples, training.batch_size), patience=training.patience,
+        progress=say, wrap=stage_wrap, replays=replays,
         check=lambda accuracy, name: trained.learned.append({"after": f"stage {name}", **_require_learned(
             accuracy, split.val, f"stage {name}", _STAGE_ADVICE)}))
-    scores = model.predict(val_ds, verbose=0)
+    scored = val_ds if val_ds is not None else to_tf_dataset(split.val, batch_size=training.batch_size,
+                                                             training=False)
+    scores = model.predict(scored, verbose=0)
+    if replays is not None:
+        return Optimised(model, results, scores, None)
     change = compare("stages", trained.scores, scores, split.val.labels, limit=config.accuracy.max_stage_drop)
     names = [stage.name for stage in config.stages]
     say.log(f"stages {', '.join(names)}: validation accuracy {change.before:.4f} -> {change.after:.4f}")
@@ -393,7 +472,8 @@ def write_outputs(work: Path, report: dict, plan: Plan, split: Split, say: Progr
 
 
 def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimised, converted: Converted,
-                 verified: Verified, target_check: Any, latency: dict, keras_facts: dict, timings: Timings) -> dict:
+                 verified: Verified, target_check: Any, latency: dict, keras_facts: dict, timings: Timings,
+                 held_out: Any = None) -> dict:
     from edgekit.models.strategy import describe
 
     config, profile = plan.config, plan.profile
@@ -413,9 +493,17 @@ def build_report(plan: Plan, split: Split, trained: Trained, optimised: Optimise
             "parameters": int(optimised.model.count_params()),
             "input_size": list(plan.image_size),
         },
-        "training": {"phases": [dataclasses.asdict(p) for p in trained.phases],
+        "training": {"phases": [_measured(dataclasses.asdict(p)) for p in trained.phases],
                      "strategy": describe(trained.distribution), "learned": trained.learned},
-        "stages": [dataclasses.asdict(r) for r in optimised.stage_results],
+        "stages": [_measured(dataclasses.asdict(r)) for r in optimised.stage_results],
+        # The figures that estimate accuracy on new images when the shipped model was refit
+        # on every image: the first run's, on validation images it never trained on.
+        "refit": None if held_out is None else {
+            "images": len(split.train) + len(split.val),
+            "held_out": held_out.to_dict(),
+            "shipped_measured_on": "the validation images, which the refit trained on: a check of the conversion, "
+                                   "not of accuracy on new images",
+        },
         "keras": {"accuracy": trained.accuracy, "file": "model.keras", **keras_facts},
         # Each step against the model it was given: the stages against the trained model,
         # the conversion against the model it converted.
@@ -457,7 +545,7 @@ def _work_folder(out: str, writes_output: bool) -> Iterator[Path]:
 def _save_float_model(model: Any, path: Path) -> dict:
     # The float model, before any stage: stages share its layers and change its weights.
     model.save(path)
-    return file_facts(path)
+    return {**file_facts(path), "weights": weight_facts(model)}
 
 
 def _check_data_source(data: Any) -> Sequence[str] | None:
@@ -527,6 +615,12 @@ def _require_target(report: Any, allow_cpu_fallback: bool, what: str) -> None:
     )
 
 
+def _joined(train: LabelledImages, val: LabelledImages) -> LabelledImages:
+    return LabelledImages(images=np.concatenate([train.images, val.images]),
+                          labels=np.concatenate([train.labels, val.labels]), class_names=train.class_names,
+                          sources=train.sources + val.sources, root=train.root)
+
+
 def _calibration_images(train: LabelledImages, count: int, seed: int) -> np.ndarray:
     # Drawn across the whole training split (not its first N files, which sort by class)
     # so every class contributes to the activation ranges.
@@ -548,6 +642,12 @@ def _data_summary(split: Split, val_dir: str | None) -> dict:
         "skipped": [dataclasses.asdict(s) for s in all_data.skipped],
         "ignored_non_image_files": all_data.ignored,
     }
+
+
+def _measured(result: dict) -> dict:
+    # A refit's phases and stages have no held-out images: their accuracy is not a number.
+    accuracy = result.get("val_accuracy")
+    return {**result, "val_accuracy": None if accuracy is None or accuracy != accuracy else accuracy}
 
 
 def _unnamed(port: dict) -> dict:

@@ -358,7 +358,8 @@ def summary(report: dict, out: str) -> str:
           for o in report["verification"]["outputs"]],
         f"size      model.tflite {lite['bytes']:,} bytes ({lite['gzip_bytes']:,} gzipped), "
         f"model.keras {keras['bytes']:,} bytes",
-        *[f"stage     {st['name']}: validation accuracy {st['val_accuracy']:.4f}"
+        *[f"stage     {st['name']}: " + ("refit" if st["val_accuracy"] is None else
+                                           f"validation accuracy {st['val_accuracy']:.4f}")
           + (f" ({st['details']['scheme']})" if "scheme" in st["details"] else "") for st in report["stages"]],
         f"check     {report['check']['summary']}"
         + ("" if report["check"]["fully_supported"] else " (CPU fallback allowed)"),
@@ -375,6 +376,16 @@ def _least(min_snr: float | None) -> str:
 def _accuracy_lines(report: dict) -> list[str]:
     """Each step against the model it was given: stages against training, tflite against its source."""
     keras, lite = report["keras"], report["tflite"]
+    refit = report.get("refit")
+    if refit:
+        held = refit["held_out"]
+        staged = f"  after stages {held['staged_accuracy']:.4f}" if report["stages"] else ""
+        return [
+            f"held out  keras {held['keras_accuracy']:.4f}{staged}  tflite {held['tflite_accuracy']:.4f} on "
+            f"{held['images']} validation images, before the refit",
+            f"refit     on all {refit['images']} images; on the validation images it trained on: keras "
+            f"{keras['accuracy']:.4f}  tflite {lite['accuracy']:.4f}  agreement {lite['agreement']:.4f}",
+        ]
     changes = {c["step"]: c for c in report.get("changes", [])}
     stages = changes.get("stages")
     if stages is None:

@@ -109,6 +109,14 @@ class TrainingConfig(Section):
     cache_features: bool = option(
         True, "With a pretrained backbone, train the head on backbone features computed once (plus "
               "augmented copies) instead of running the frozen backbone every epoch.")
+    refit: bool = option(
+        False, "After training and the stages are judged on the held-out validation images, train the "
+               "model that ships again on training plus validation images, each phase and stage for the "
+               "epochs validation chose. The held-out figures are reported as such; the shipped model's "
+               "are measured on images it saw.")
+    refit_from: str | None = option(
+        None, "A build folder of the same recipe (without refit) whose recorded training the refit "
+              "replays, instead of training on the split first.", recipe=False, cli=False)
     seed: int = option(
         0, "Seeds the split, shuffling, augmentation and initial weights: the same seed gives the same "
            "model, byte for byte.")

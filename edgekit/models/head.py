@@ -18,7 +18,7 @@ import numpy as np
 from edgekit._tf import keras_module, tensorflow
 from edgekit.data.augment import Augmentation
 from edgekit.data.dataset import LabelledImages
-from edgekit.models.training import PhaseResult, epoch_shape, fit_phase
+from edgekit.models.training import PhaseResult, Replay, epoch_shape, fit_phase
 from edgekit.progress import Progress
 
 if TYPE_CHECKING:
@@ -30,16 +30,18 @@ AUGMENTED_COPIES = 3
 _FEATURE_BATCH = 64
 
 
-def head_phase(model: Any, train: LabelledImages, val: LabelledImages, config: TrainingConfig,
-               augmentation: Augmentation | None, seed: int, progress: Progress) -> PhaseResult:
-    """Train ``model``'s head (everything after its ``backbone`` layer) on cached backbone features."""
+def head_phase(model: Any, train: LabelledImages, val: LabelledImages | None, config: TrainingConfig,
+               augmentation: Augmentation | None, seed: int, progress: Progress,
+               replay: Replay | None = None) -> PhaseResult:
+    """Train ``model``'s head (everything after its ``backbone`` layer) on cached backbone features
+    (a refit's ``replay`` with no ``val``)."""
     tf, keras = tensorflow(), keras_module()
     start = time.perf_counter()
     features = _feature_model(model)
     copies = AUGMENTED_COPIES if augmentation is not None and augmentation.enabled else 0
     progress.log(f"head: caching backbone features of {len(train)} training images"
                  + (f" and {copies} augmented copies" if copies else "")
-                 + f" and {len(val)} validation images")
+                 + (f" and {len(val)} validation images" if val is not None else ""))
     train_x = [_features(features, _batches(train.images))]
     if copies:
         augmenter = keras.Sequential(augmentation.layers(keras, seed), name="augmentation")
@@ -50,17 +52,17 @@ def head_phase(model: Any, train: LabelledImages, val: LabelledImages, config: T
             train_x.append(_features(features, augmented))
     train_x = np.concatenate(train_x)
     train_y = np.tile(train.labels, copies + 1)
-    val_x = _features(features, _batches(val.images))
+    val_xy = None if val is None else (_features(features, _batches(val.images)), val.labels)
     progress.log(f"head: features cached in {time.perf_counter() - start:.1f}s, {train_x.shape[1]} per image")
-    result = fit_head(model, (train_x, train_y), (val_x, val.labels), "head", config.learning_rate, config, seed,
-                      progress)
+    result = fit_head(model, (train_x, train_y), val_xy, "head", config.learning_rate, config, seed,
+                      progress, replay=replay)
     # The phase's time includes computing the features it trained on.
     return dataclasses.replace(result, seconds=round(time.perf_counter() - start, 2))
 
 
-def int8_head_phase(model: Any, train: LabelledImages, val: LabelledImages, profile: Any,
+def int8_head_phase(model: Any, train: LabelledImages, val: LabelledImages | None, profile: Any,
                     calibration: np.ndarray, config: TrainingConfig, seed: int, progress: Progress, *,
-                    conversion: Any = None) -> PhaseResult:
+                    conversion: Any = None, replay: Replay | None = None) -> PhaseResult:
     """Fine-tune the head on the features the int8 model will compute, not the float ones.
 
     Post-training int8 quantisation moves a pretrained backbone's pooled features a long
@@ -81,21 +83,22 @@ def int8_head_phase(model: Any, train: LabelledImages, val: LabelledImages, prof
 
     start = time.perf_counter()
     features = _feature_model(model)
-    progress.log(f"int8 head: converting the backbone and running it on {len(train) + len(val)} images")
+    images = len(train) + (len(val) if val is not None else 0)
+    progress.log(f"int8 head: converting the backbone and running it on {images} images")
     # Batch 1, as the whole model on an Edge TPU: the same quantisation parameters.
     profile = _dc.replace(profile, limits=_dc.replace(profile.limits, batch_size=1, max_model_bytes=None))
     with tempfile.TemporaryDirectory() as scratch:
         tflite = keras_to_target(features, calibration, profile, Path(scratch) / "features.tflite", Silent(),
                                  output="features", options=conversion).path.read_bytes()
     train_x = predict(tflite, train.images, batch_size=_FEATURE_BATCH)
-    val_x = predict(tflite, val.images, batch_size=_FEATURE_BATCH)
-    result = fit_head(model, (train_x, train.labels), (val_x, val.labels), "int8_head",
-                      config.learning_rate, config, seed, progress)
+    val_xy = None if val is None else (predict(tflite, val.images, batch_size=_FEATURE_BATCH), val.labels)
+    result = fit_head(model, (train_x, train.labels), val_xy, "int8_head",
+                      config.learning_rate, config, seed, progress, replay=replay)
     return dataclasses.replace(result, seconds=round(time.perf_counter() - start, 2))
 
 
-def fit_head(model: Any, train: tuple, val: tuple, name: str, lr: float, config: TrainingConfig, seed: int,
-             progress: Progress) -> PhaseResult:
+def fit_head(model: Any, train: tuple, val: tuple | None, name: str, lr: float, config: TrainingConfig, seed: int,
+             progress: Progress, replay: Replay | None = None) -> PhaseResult:
     """Fit ``model``'s own head layers on (features, labels) arrays; returns the phase's result."""
     tf, keras = tensorflow(), keras_module()
     head_layers = _head_layers(model)
@@ -106,9 +109,9 @@ def fit_head(model: Any, train: tuple, val: tuple, name: str, lr: float, config:
     head = keras.Model(inputs, x, name="head")
     train_ds = tf.data.Dataset.from_tensor_slices(train).shuffle(
         len(train[0]), seed=seed, reshuffle_each_iteration=True).batch(config.batch_size)
-    val_ds = tf.data.Dataset.from_tensor_slices(val).batch(256)
+    val_ds = None if val is None else tf.data.Dataset.from_tensor_slices(val).batch(256)
     return fit_phase(head, train_ds, val_ds, name, config.epochs, lr, config.patience, progress,
-                     shape=epoch_shape(len(train[0]), config.batch_size), cached=True)
+                     shape=epoch_shape(len(train[0]), config.batch_size), cached=True, replay=replay)
 
 
 def _feature_model(model: Any) -> Any:

@@ -57,6 +57,28 @@ class PhaseResult:
 
 
 @dataclass(frozen=True)
+class Replay:
+    """A phase trained again, on more images, for the epochs an earlier run's validation chose.
+
+    A refit has no held-out images left to judge it: it runs exactly ``epochs`` epochs at the
+    learning rate the earlier run had at each of them (its plateau cuts included) and ends on
+    its last epoch.
+    """
+
+    epochs: int
+    learning_rates: tuple[float, ...] = ()
+
+    @classmethod
+    def of(cls, best_epoch: int, epochs_run: int, history: dict) -> "Replay":
+        # Every epoch before a phase has settled is no result (best_epoch 0): all of it ran.
+        epochs = best_epoch or epochs_run
+        return cls(max(1, epochs), tuple(float(r) for r in history.get("learning_rate", [])[:epochs]))
+
+    def rate(self, epoch: int, current: float) -> float:
+        return self.learning_rates[epoch] if epoch < len(self.learning_rates) else current
+
+
+@dataclass(frozen=True)
 class EpochShape:
     """An epoch of ``passes`` whole passes over the training set, ``steps`` optimizer steps in all."""
 
@@ -89,7 +111,8 @@ def batchnorm_momentum(steps: int) -> float:
 
 def train(model: Any, train_ds: Any, val_ds: Any, config: TrainingConfig, *, pretrained: bool, progress: Progress,
           examples: int, wrap: Callable[[Any], Any] | None = None,
-          head: Callable[[], PhaseResult] | None = None) -> list[PhaseResult]:
+          head: Callable[[Replay | None], PhaseResult] | None = None,
+          replays: dict[str, Replay] | None = None) -> list[PhaseResult]:
     """Fit ``model`` (from models.build_classifier) in place; returns one result per phase.
 
     With a pretrained backbone: a head phase (``head`` when given: the head trained on
@@ -97,7 +120,8 @@ def train(model: Any, train_ds: Any, val_ds: Any, config: TrainingConfig, *, pre
     teaches nothing, so the whole budget (epochs + fine_tune_epochs) goes to one phase
     training every layer, with BatchNorm in training mode at a momentum suited to the
     number of steps. ``wrap`` turns the model into the one that is fitted (a distiller
-    around it, say). ``examples`` is the number of training images.
+    around it, say). ``examples`` is the number of training images. ``replays``, by phase
+    name: a refit, each phase run as an earlier run chose (``val_ds`` may then be None).
     """
     backbone = model.get_layer("backbone")
     shape = epoch_shape(examples, config.batch_size)
@@ -118,12 +142,15 @@ def train(model: Any, train_ds: Any, val_ds: Any, config: TrainingConfig, *, pre
     for name, epochs, lr in plan:
         if pretrained:
             _set_trainable(backbone, 0 if name == "head" else config.fine_tune_layers)
+        replay = None if replays is None else replays.get(name)
+        if replays is not None and replay is None:
+            continue  # the earlier run skipped this phase (a cached head replays as "head")
         if name == "head" and head is not None:
-            phases.append(head())
+            phases.append(head(replay))
             continue
         fitted = wrap(model) if wrap else model
         phases.append(fit_phase(fitted, train_ds, val_ds, name, epochs, lr, config.patience, progress,
-                                shape=shape))
+                                shape=shape, replay=replay))
     return phases
 
 
@@ -139,13 +166,14 @@ def _set_trainable(backbone: Any, top_layers: int) -> None:
 def fit_phase(model: Any, train_ds: Any, val_ds: Any, name: str, epochs: int, lr: float, patience: int,
               progress: Progress, *, shape: EpochShape, callbacks: Sequence = (), settled_epoch: int = 1,
               cached: bool = False, loss: Any = LOSS,
-              metrics: Sequence = METRICS) -> PhaseResult:
+              metrics: Sequence = METRICS, replay: Replay | None = None) -> PhaseResult:
     """Compile and fit ``model`` for up to ``epochs`` epochs of ``shape``, ending on the best epoch.
 
     The best epoch is the one with the highest validation accuracy (lowest validation
     loss among ties) from ``settled_epoch`` on: a pruning stage's weights before its
     schedule reaches the target sparsity are not a result. A model compiled without an
     accuracy metric (``loss`` and ``metrics`` of the caller's own) is judged on validation loss.
+    With ``replay`` it runs the replay's epochs and schedule and ends on the last one.
     """
     keras = keras_module()
     model.compile(
@@ -153,12 +181,17 @@ def fit_phase(model: Any, train_ds: Any, val_ds: Any, name: str, epochs: int, lr
         loss=loss,
         metrics=list(metrics),
     )
+    if replay is not None:
+        epochs, settled_epoch, patience = replay.epochs, replay.epochs, 0
+        schedule = [keras.callbacks.LearningRateScheduler(replay.rate)]
+    else:
+        schedule = [keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=LR_FACTOR,
+                                                      patience=max(1, patience // 2), min_lr=lr / 100, verbose=0)]
     best = _BestEpoch(patience, settled_epoch)
     callbacks = [
         *callbacks,
         _EpochReporter(name, epochs, progress),
-        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=LR_FACTOR,
-                                          patience=max(1, patience // 2), min_lr=lr / 100, verbose=0),
+        *schedule,
         best,
     ]
     trainable = int(sum(np.prod(w.shape) for w in model.trainable_weights))
@@ -167,11 +200,11 @@ def fit_phase(model: Any, train_ds: Any, val_ds: Any, name: str, epochs: int, lr
     start = time.perf_counter()
     data = train_ds.repeat(shape.passes) if shape.passes > 1 else train_ds
     history = model.fit(data, validation_data=val_ds, epochs=epochs, verbose=0, callbacks=callbacks)
-    val_acc = history.history.get("val_accuracy", [float("nan")] * len(history.history.get("val_loss", [0])))
+    val_acc = history.history.get("val_accuracy", [float("nan")] * len(history.epoch))
     measured_accuracy = "val_accuracy" in history.history
     return PhaseResult(
         name=name,
-        epochs_run=len(val_acc),
+        epochs_run=len(history.epoch),
         epochs_max=epochs,
         learning_rate=lr,
         trainable_weights=trainable,
@@ -188,7 +221,8 @@ def fit_phase(model: Any, train_ds: Any, val_ds: Any, name: str, epochs: int, lr
 def epoch_history(logged: dict) -> dict:
     """Keras' History as plain floats, the learning rate under one name across versions."""
     names = {"lr": "learning_rate"}
-    return {names.get(key, key): [round(float(v), 6) for v in values] for key, values in logged.items()}
+    # Six significant digits, not decimals: a refit replays the learning rates, which reach 1e-6.
+    return {names.get(key, key): [float(f"{float(v):.6g}") for v in values] for key, values in logged.items()}
 
 
 class _BestEpoch:

@@ -10,7 +10,7 @@ import numpy as np
 
 from edgekit._tf import keras_module
 from edgekit.files import weight_facts
-from edgekit.models.training import DEFAULT_PATIENCE, EpochShape, fit_phase
+from edgekit.models.training import DEFAULT_PATIENCE, EpochShape, Replay, fit_phase
 from edgekit.optimization.flatten import flatten_model
 from edgekit.optimization.stages import QAT, Stage, stage_config, validate_stages
 from edgekit.progress import Progress
@@ -40,7 +40,8 @@ def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, 
                wrap: Callable[[Any], Any] | None = None,
                check: Callable[[float, str], None] | None = None,
                loss: Any = LOSS,
-               metrics: Sequence = METRICS) -> tuple[Any, list[StageResult]]:
+               metrics: Sequence = METRICS,
+               replays: Sequence[Replay] | None = None) -> tuple[Any, list[StageResult]]:
     """Apply, fine-tune and strip each stage in order; returns the final model and one result per stage.
 
     Each stage fine-tunes up to its epochs, stops when validation accuracy has not
@@ -48,6 +49,8 @@ def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, 
     called with each stage's validation accuracy and name (it raises to stop the build).
     ``val_labels`` None (a model of the caller's own, with its ``loss`` and ``metrics``):
     each stage is judged on validation loss and its accuracy is the best epoch's metric.
+    ``replays``, one per stage: a refit, each stage run for the epochs an earlier run chose
+    (``val_ds`` None; nothing is measured or checked).
 
     The model is flattened first (tfmot wraps layers of a flat model only) and its
     BatchNorm layers frozen: their statistics came from full training and a few
@@ -60,7 +63,8 @@ def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, 
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
     results = []
-    for stage, history in zip(stages, histories):
+    for index, (stage, history) in enumerate(zip(stages, histories)):
+        replay = None if replays is None else replays[index]
         start = time.perf_counter()
         applied = stage.apply(current, history, shape.steps)
         detail = ", ".join(f"{k} {v}" for k, v in applied.details.items() if not isinstance(v, list))
@@ -69,16 +73,20 @@ def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, 
         phase = fit_phase(fitted, train_ds, val_ds, stage.name, stage.epochs, stage.learning_rate,
                           max(1, patience // 2) if patience else 0, progress, shape=shape,
                           callbacks=applied.callbacks, settled_epoch=applied.settled_epoch, loss=loss,
-                          metrics=metrics)
+                          metrics=metrics, replay=replay)
         current = stage.strip(applied.model)
-        if val_labels is not None:
+        if replay is not None:
+            accuracy = float("nan")
+            progress.log(f"after {stage.name}: refit for {phase.epochs_run} epochs")
+        elif val_labels is not None:
             scores = current.predict(val_ds, verbose=0)
             accuracy = float(np.mean(scores.argmax(axis=1) == val_labels))
         else:
             accuracy = phase.val_accuracy
-        progress.log(f"after {stage.name}: validation accuracy {accuracy:.4f} "
-                     f"(best of {phase.epochs_run} epochs: {phase.best_epoch})")
-        if check is not None:
+        if replay is None:
+            progress.log(f"after {stage.name}: validation accuracy {accuracy:.4f} "
+                         f"(best of {phase.epochs_run} epochs: {phase.best_epoch})")
+        if check is not None and replay is None:
             check(accuracy, stage.name)
         results.append(StageResult(
             name=stage.name, config=stage_config(stage), epochs=stage.epochs, learning_rate=stage.learning_rate,

@@ -21,7 +21,14 @@ def build_page(data: dict, folder: Path, recipe_text: str | None) -> Page:
                  f"{len(report.classes)} classes, {report.train_images} training and "
                  f"{report.validation_images} validation images from {report.source}")
     summary = page.section("summary", "Summary")
+    refit = report.refit
+    held = [] if refit is None else [
+        (".tflite accuracy on held-out images", f"{refit.tflite_accuracy:.4f} on {refit.held_out_images} "
+                                                 "validation images, by the first run before the refit"),
+        ("refit on", f"all {refit.images} images; the figures below are on {refit.shipped_measured_on}"),
+    ]
     summary.add(facts([
+        *held,
         (".tflite validation accuracy", f"{tflite.accuracy:.4f}"),
         ("agreement with the Keras model", f"{tflite.agreement:.4f}"),
         ("model.tflite", f"{tflite.bytes:,} bytes"),
@@ -54,7 +61,7 @@ def _training(page: Page, report: BuildReport) -> None:
         section.add(paragraph("This report carries no per-epoch history (made by an older edgekit).", muted=True))
     section.add(table(["phase", "epochs run", "best epoch", "learning rate", "validation accuracy", "seconds"],
                       [(s.name, f"{s.epochs_run} of {s.epochs_max}", s.best_epoch, f"{s.learning_rate:g}",
-                        f"{s.val_accuracy:.4f}", f"{s.seconds:.1f}") for s in segments],
+                        _accuracy(s.val_accuracy), f"{s.seconds:.1f}") for s in segments],
                       numeric=(2, 3, 4, 5)))
 
 
@@ -107,9 +114,13 @@ def _progression(page: Page, report: BuildReport) -> None:
                   "weights hold fake-quantisation state, so it has no size of its own: its size is the .tflite's."),
         figure("progression", plots.progression(steps), "size and accuracy from the float model to the .tflite"),
         table(["step", "bytes", "gzip -9", "validation accuracy"],
-              [(s["name"], _bytes(s["bytes"]), _bytes(s["gzip_bytes"]), f"{s['accuracy']:.4f}") for s in steps],
+              [(s["name"], _bytes(s["bytes"]), _bytes(s["gzip_bytes"]), _accuracy(s["accuracy"])) for s in steps],
               numeric=(1, 2, 3)),
     )
+
+
+def _accuracy(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _bytes(value: int | None) -> str:

@@ -83,7 +83,8 @@ class Phase:
     epochs_max: int
     best_epoch: int
     learning_rate: float
-    val_accuracy: float
+    # None in a refit, which holds no images out.
+    val_accuracy: float | None
     seconds: float
     history: dict
     # A stage's weights, when it has its own.
@@ -293,6 +294,28 @@ class BuildReport:
     stages: tuple[Phase, ...]
     validation: Validation | None
     latency: Latency | None
+    refit: Refit | None = None
+
+
+@dataclass(frozen=True)
+class Refit:
+    """A model refit on every image, with its first run's held-out figures."""
+
+    images: int
+    held_out_images: int
+    keras_accuracy: float
+    staged_accuracy: float
+    tflite_accuracy: float
+    source: str
+    shipped_measured_on: str
+
+    @classmethod
+    def read(cls, d: dict | None) -> "Refit | None":
+        if not d:
+            return None
+        held = d["held_out"]
+        return cls(d["images"], held["images"], held["keras_accuracy"], held["staged_accuracy"],
+                   held["tflite_accuracy"], held["source"], d["shipped_measured_on"])
 
 
 @dataclass(frozen=True)
@@ -349,7 +372,8 @@ def read_build(d: dict) -> BuildReport:
         changes=tuple(Change.read(c) for c in d.get("changes", [])),
         phases=tuple(Phase.read(p) for p in d["training"]["phases"]),
         stages=tuple(Phase.read(s, stage=True) for s in d.get("stages", [])),
-        validation=Validation.read(d.get("validation")), latency=Latency.read(d.get("latency")))
+        validation=Validation.read(d.get("validation")), latency=Latency.read(d.get("latency")),
+        refit=Refit.read(d.get("refit")))
 
 
 def read_convert(d: dict) -> ConvertReport:

@@ -195,9 +195,11 @@ def progression(steps: Sequence[dict]) -> str:
         size_ax.set_xticks(x, names, rotation=20, ha="right")
         size_ax.set(ylabel="KiB", title="size")
         size_ax.legend(frameon=False)
-        accuracy = [s["accuracy"] for s in steps]
-        acc_ax.plot(x, accuracy, marker="o", color=VALIDATION)
-        for i, a in enumerate(accuracy):
+        # A refit's stages hold no images out: no accuracy to draw.
+        shown = [i for i, s in enumerate(steps) if s["accuracy"] is not None]
+        accuracy = [steps[i]["accuracy"] for i in shown]
+        acc_ax.plot(x[shown], accuracy, marker="o", color=VALIDATION)
+        for i, a in zip(shown, accuracy):
             acc_ax.annotate(f"{a:.4f}", (i, a), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=8)
         low = min(accuracy)
         acc_ax.set_ylim(max(0.0, low - max(0.02, (1 - low) * 0.5)), min(1.0, max(accuracy) + 0.02) + 0.005)
