@@ -85,6 +85,10 @@ class SearchOptions(Section):
               "its standard size, where they fit the limits.")
     finalists: int = option(
         3, "With --remote: the most accurate trials that meet the limits by estimate, measured on the device.")
+    refit: bool = option(
+        True, "best/ is the chosen trial's recipe trained again on training plus validation images for the "
+              "epochs its trial chose (its held-out figures stay in the report); the search keeps time for it. "
+              "--no-refit: best/ is the trial's own build.")
     remote: str | None = option(
         None, "user@host[:port] of the target device (edgekit installed there): the finalists are measured on "
               "it, and a target without a cost model is measured there before training.", recipe=False)

@@ -366,8 +366,14 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
             break
         study.optimize(objective, n_trials=1, catch=(EdgekitError,))
         clock.mark()
-        _progress_line(study, plan, clock, say)
-        _write_csv(study, plan)
+        rows = _rows(study, plan)
+        best = chosen(rows)
+        if search.refit and best is not None and best.wall_seconds:
+            # The refit replays the chosen trial's epochs up to its best one, on a quarter more
+            # images, without the search's checks: about the trial's own time.
+            clock.reserve = best.wall_seconds
+        _progress_line(rows, study, plan, clock, say)
+        atomic_write(plan.out / "trials.csv", to_csv(rows))
 
 
 def trained(study: Any) -> int:
@@ -434,8 +440,7 @@ def _rows(study: Any, plan: Plan, device_ms: dict | None = None) -> list[TrialRo
                    device_ms=device_ms, device=plan.config.search.remote)
 
 
-def _progress_line(study: Any, plan: Plan, clock: Any, say: Progress) -> None:
-    rows = _rows(study, plan)
+def _progress_line(rows: list[TrialRow], study: Any, plan: Plan, clock: Any, say: Progress) -> None:
     best = chosen(rows)
     done = trained(study)
     of = f"/{plan.config.search.trials}" if plan.config.search.trials else ""
@@ -445,10 +450,6 @@ def _progress_line(study: Any, plan: Plan, clock: Any, say: Progress) -> None:
                  f"{best.latency_ms:.3f} ms {best.latency_kind}")
     time_text = "" if left is None else f", {max(0.0, left) / 60:.1f} min left"
     say.log(f"trials trained {done}{of}; {best_text}{time_text}")
-
-
-def _write_csv(study: Any, plan: Plan, device_ms: dict | None = None) -> None:
-    atomic_write(plan.out / "trials.csv", to_csv(_rows(study, plan, device_ms)))
 
 
 def measure_finalists(study: Any, plan: Plan, say: Progress) -> dict[int, float]:
@@ -503,20 +504,27 @@ def write_outputs(data: Any, study: Any, plan: Plan, device_ms: dict[int, float]
 
 
 def _publish_best(data: Any, best: TrialRow, study: Any, plan: Plan, say: Progress) -> Path:
-    """best/: the chosen trial's own build output (the same bytes a replay of its recipe
-    gives), or, when it was built on another machine, built here from its options."""
+    """best/: the chosen trial's recipe refit on every image (replaying the trial's recorded
+    training when its folder is here), or with --no-refit the trial's own build (the same
+    bytes a replay of its recipe gives). A trial built on another machine is built here."""
+    from edgekit.builder import build
+
     source = plan.out / (best.folder or "")
     target = plan.out / "best"
-    if (source / "report.json").is_file():
+    here = (source / "report.json").is_file()
+    refit = plan.config.search.refit
+    if here and not refit:
         with atomic_output_dir(target) as work:
             shutil.rmtree(work)
             shutil.copytree(source, work)
         return target
     trial = next(t for t in study.get_trials(deepcopy=False) if t.number == best.number)
     options = json.loads(trial.user_attrs["build_options"])
-    say.log(f"trial {best.number} was built on another machine: building it here in {target}")
-    from edgekit.builder import build
-
+    if refit:
+        say.log(f"refitting trial {best.number}'s recipe on training plus validation images into {target}")
+        options.update(refit=True, refit_from=str(source) if here else None)
+    else:
+        say.log(f"trial {best.number} was built on another machine: building it here in {target}")
     build(data, config=plan.config.build.replace(**options, out=str(target), progress=say))
     return target
 
@@ -544,7 +552,7 @@ def _summary(rows: list[TrialRow], best: TrialRow | None, plan: Plan, study: Any
         "fixed": {name: _plain(value) for name, value, _ in config.build.options() if name in config.fixed},
         "counts": counts(rows),
         "rejected_before_training": rejected_reasons(rows),
-        "best": None if best is None else {**best.to_dict(), "folder": "best"},
+        "best": None if best is None else {**best.to_dict(), "folder": "best", "refit": config.search.refit},
         "front": [r.to_dict() for r in front(rows)],
         "baselines": [r.to_dict() for r in rows if r.baseline],
         "finalists": [r.to_dict() for r in rows if r.measured_on and r.measured_on != "this machine"],

@@ -150,6 +150,8 @@ class Clock:
     worker: str
     started: float = 0.0
     spent_before: float = 0.0
+    # Seconds kept back for work after the last trial (refitting the chosen model).
+    reserve: float = 0.0
 
     def start(self) -> "Clock":
         self.started = time.time()
@@ -171,9 +173,9 @@ class Clock:
     def left(self) -> float | None:
         return None if self.budget is None else self.budget - self.spent()
 
-    def out_of_time(self, reserve: float = 0.0) -> bool:
+    def out_of_time(self) -> bool:
         left = self.left()
-        return left is not None and left <= reserve
+        return left is not None and left <= self.reserve
 
 
 def _sessions(study: Any, exclude: str) -> list[tuple[float, float]]:

@@ -69,9 +69,14 @@ def test_a_four_trial_search_writes_its_trials_and_a_best_build_that_replays_to_
     assert best is not None and best.meets_limits and best.latency_kind == "estimated"
     complete = [r for r in result.trials if r.state.value == "complete"]
     assert best.val_accuracy == max(r.val_accuracy for r in complete if r.meets_limits)
-    # best/ is that trial's build, and its recipe replays it byte for byte.
+    # best/ is that trial's recipe refit on every image: its held-out figures are the trial's,
+    # and its recipe (which trains the first run itself) replays it byte for byte.
     best_report = json.loads((out / "best" / "report.json").read_text())
-    assert best_report["tflite"]["accuracy"] == best.val_accuracy
+    trial_report = json.loads((out / best.folder / "report.json").read_text())
+    assert best_report["refit"]["held_out"]["tflite_accuracy"] == best.val_accuracy == trial_report["tflite"]["accuracy"]
+    assert best_report["refit"]["images"] == trial_report["data"]["train_images"] + trial_report["data"][
+        "validation_images"]
+    assert best_report["recipe"] == {**trial_report["recipe"], "refit": True}
     replay = build(three_digits, config=load_recipe(out / "best" / "recipe.toml"), out=str(tmp_path / "replay"),
                    progress=False)
     assert replay.tflite_path.read_bytes() == (out / "best" / "model.tflite").read_bytes()
