@@ -9,6 +9,8 @@ always the int8 .tflite on the test images, which no row trains or stops on.
     (c) few-shot 30 training images per class: edgekit transferring from a real pretrained
                  MobileNetV2 (tools/pretrained_mobilenet_v2.py), against a logistic regression
                  (scikit-learn, C chosen on val) on the same network's frozen features
+    (r) refit    (c) with --refit: the shipped model trained again on train + val for the epochs
+                 validation chose, against (c) as it is
     (d) stages   (a) plus --prune 0.5 --cluster 16 --qat, against the float model's validation accuracy
     (e) wall     seconds of each build, in its own process
 
@@ -115,7 +117,7 @@ def main() -> int:
     extra = shlex.split(args.edgekit_args)
     results: dict = {}
 
-    for name in args.sets.split(","):
+    for name in filter(None, args.sets.split(",")):
         root = accuracy_data.folders(name, work / "data")
         counts = json.loads((root / "split.json").read_text())
         entry = results.setdefault(name, {"split": counts})
@@ -134,9 +136,10 @@ def main() -> int:
             print(f"{name:7s} (d) pcqat    test {d['test']:.4f}  val float {d['val_float']:.4f} -> "
                   f"after stages {d['val_final']:.4f}  wall {d['wall']:6.1f}s", flush=True)
 
-    if "c" in rows:
+    if "c" in rows or "r" in rows:
         weights = work / "mobilenet_v2_160.h5"
         if not weights.exists():
+            work.mkdir(parents=True, exist_ok=True)
             _run([sys.executable, str(HERE / "pretrained_mobilenet_v2.py"), str(weights)])
         for name in args.few_shot_sets.split(","):
             root = accuracy_data.folders(name, work / "data", few_shot=FEW_SHOT)
@@ -144,6 +147,13 @@ def main() -> int:
             entry = results.setdefault(f"{name}-{FEW_SHOT}shot", {"split": split})
             entry["c_edgekit"] = edgekit_build(root, work / "out" / f"{name}-fewshot", [
                 "--backbone", "mobilenet_v2", "--weights", str(weights), "--image-size", str(FEW_SHOT_SIZE), *extra])
+            if "r" in rows:
+                entry["r_refit"] = edgekit_build(root, work / "out" / f"{name}-fewshot-refit", [
+                    "--backbone", "mobilenet_v2", "--weights", str(weights), "--image-size", str(FEW_SHOT_SIZE),
+                    "--refit", *extra])
+                r = entry["r_refit"]
+                print(f"{name:7s} (r) {FEW_SHOT}-shot refit test {r['test']:.4f} ({r['wall']:.0f}s) against "
+                      f"{entry['c_edgekit']['test']:.4f} without", flush=True)
             entry["c_logreg"] = logistic_regression(root, weights)
             print(f"{name:7s} (c) {FEW_SHOT}-shot edgekit test {entry['c_edgekit']['test']:.4f} "
                   f"({entry['c_edgekit']['wall']:.0f}s, phases {entry['c_edgekit']['phases']})  "
@@ -165,6 +175,10 @@ def table(results: dict) -> str:
             lines.append(f"{name:14s} {split:>15s}  (c) edgekit {e['c_edgekit']['test']:.4f}  logistic regression "
                          f"{e['c_logreg']['test']:.4f}  diff {e['c_edgekit']['test'] - e['c_logreg']['test']:+.4f}  "
                          f"wall {e['c_edgekit']['wall']:.0f}s")
+            if "r_refit" in e:
+                lines.append(f"{'':14s} {'':>15s}  (r) refit   {e['r_refit']['test']:.4f}  "
+                             f"diff {e['r_refit']['test'] - e['c_edgekit']['test']:+.4f} against (c)  "
+                             f"wall {e['r_refit']['wall']:.0f}s")
             continue
         a, b, d = e.get("a"), e.get("b"), e.get("d")
         cell = lambda r, k="test": f"{r[k]:.4f}" if r else "-"  # noqa: E731

@@ -73,9 +73,9 @@ def test_a_four_trial_search_writes_its_trials_and_a_best_build_that_replays_to_
     # and its recipe (which trains the first run itself) replays it byte for byte.
     best_report = json.loads((out / "best" / "report.json").read_text())
     trial_report = json.loads((out / best.folder / "report.json").read_text())
-    assert best_report["refit"]["held_out"]["tflite_accuracy"] == best.val_accuracy == trial_report["tflite"]["accuracy"]
-    assert best_report["refit"]["images"] == trial_report["data"]["train_images"] + trial_report["data"][
-        "validation_images"]
+    held, data = best_report["refit"]["held_out"], trial_report["data"]
+    assert held["tflite_accuracy"] == best.val_accuracy == trial_report["tflite"]["accuracy"]
+    assert best_report["refit"]["images"] == data["train_images"] + data["validation_images"]
     assert best_report["recipe"] == {**trial_report["recipe"], "refit": True}
     replay = build(three_digits, config=load_recipe(out / "best" / "recipe.toml"), out=str(tmp_path / "replay"),
                    progress=False)
