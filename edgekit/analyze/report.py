@@ -11,6 +11,9 @@ from edgekit._compat import StrEnum
 class Placement(StrEnum):
     TARGET = "target"  # runs on the target's accelerator (or, for cpu, on the CPU kernels)
     CPU = "cpu"  # falls back to the host CPU
+    # Runs on the host CPU by design, as in the target maker's own models: a detector's
+    # final box decoding and NMS (TFLite_Detection_PostProcess). Not a fallback.
+    HOST = "host"
     UNSUPPORTED = "unsupported"  # no runtime kernel at all: the model will not load
 
 
@@ -43,7 +46,7 @@ class CheckReport:
 
     @property
     def fallback_ops(self) -> list[OpCheck]:
-        return [op for op in self.ops if op.placement != Placement.TARGET]
+        return [op for op in self.ops if op.placement not in (Placement.TARGET, Placement.HOST)]
 
     @property
     def fully_supported(self) -> bool:
@@ -58,6 +61,9 @@ class CheckReport:
     def summary(self) -> str:
         on_target = sum(op.placement == Placement.TARGET for op in self.ops)
         text = f"{on_target} of {len(self.ops)} ops run on {self.target}"
+        host = [op.opcode for op in self.ops if op.placement == Placement.HOST]
+        if host:
+            text += f", {len(host)} on the host by design ({', '.join(dict.fromkeys(host))})"
         if self.model_issues:
             text += f"; {len(self.model_issues)} model issue(s)"
         return text
@@ -70,9 +76,10 @@ class CheckReport:
         """
         rows = [("#", "op", "where", "layer", "why")]
         for op in self.ops:
-            if causes_only and (op.placement == Placement.TARGET or op.follows_fallback):
+            if causes_only and (op.placement in (Placement.TARGET, Placement.HOST) or op.follows_fallback):
                 continue
-            where = op.placement.value if op.placement != Placement.TARGET else self.target
+            where = {Placement.TARGET: self.target, Placement.HOST: "host (by design)"}.get(op.placement,
+                                                                                           op.placement.value)
             if op.detail:
                 where += f" ({op.detail})"
             rows.append((f"{op.subgraph}:{op.index}" if op.subgraph else str(op.index), op.opcode, where,

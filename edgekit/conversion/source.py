@@ -48,6 +48,9 @@ class Source:
     outputs: tuple[Port, ...]
     # A Rescaling or Normalization layer right after the input: the model scales its own pixels.
     preprocessing: str | None = None
+    # A detector's: its outputs (box encodings, class scores) -> the post-process op's four
+    # outputs by name (conversion.postprocess), which ``outputs`` then name.
+    postprocess: Callable[[Any, Any], dict] | None = None
 
     def __call__(self, arrays: dict[str, np.ndarray], batch_size: int = 32) -> dict[str, np.ndarray]:
         """The source model's outputs, by name, for inputs given by name."""
@@ -83,6 +86,9 @@ class Source:
             out = self.model.signatures["serving_default"](**{port.name: t for port, t in zip(self.inputs, tensors)})
             return {name: out[name] for name in names}
         result = self.model(list(tensors) if len(tensors) > 1 else tensors[0], training=False)
+        if self.postprocess is not None:
+            out = self.postprocess(*result)
+            return {name: out[name] for name in names}
         return dict(zip(names, result if isinstance(result, (list, tuple)) else [result]))
 
     def converter(self, folder: str | Path, batch_size: int) -> Callable[[Any], Any]:
@@ -95,9 +101,15 @@ class Source:
         tf = tensorflow()
         if self.kind == SourceKind.TF_KERAS and not tf.distribute.has_strategy():
             function = tf.function(self._serve, input_signature=self._specs(batch_size)).get_concrete_function()
-            return lambda tf: tf.lite.TFLiteConverter.from_concrete_functions([function], self.model)
+            return lambda tf: self._custom_ops(tf.lite.TFLiteConverter.from_concrete_functions([function], self.model))
         exported = self.export(folder, batch_size)
-        return lambda tf: tf.lite.TFLiteConverter.from_saved_model(exported)
+        return lambda tf: self._custom_ops(tf.lite.TFLiteConverter.from_saved_model(exported))
+
+    def _custom_ops(self, converter: Any) -> Any:
+        # Only a detector's post-process op may be custom: any other op the converter
+        # cannot map must still fail the conversion.
+        converter.allow_custom_ops = self.postprocess is not None
+        return converter
 
     def export(self, folder: str | Path, batch_size: int) -> str:
         """A SavedModel of this model at ``folder`` whose inputs have ``batch_size`` (0: dynamic)."""

@@ -8,6 +8,7 @@ correction, float16 constants and float front end, each behind its flag.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from edgekit.conversion.samples import Samples
 from edgekit.conversion.source import Source
 from edgekit.errors import ConversionError
 from edgekit.progress import Progress
-from edgekit.targets import Quantization, TargetKind, TargetProfile
+from edgekit.targets import Quantization, TargetKind, TargetProfile, TensorType
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,10 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
     from edgekit.targets import ConvertSettings
 
     settings = profile.convert
+    if source.postprocess is not None:
+        # The post-process op writes float32 boxes, classes, scores and count; quantising
+        # them again would put 0-1 scores and pixel-free boxes on one coarse grid each.
+        settings = dataclasses.replace(settings, output_type=TensorType.FLOAT32)
     say.log(f"converting for {profile.id}: {settings.quantization}, {settings.input_type} input, "
             f"{settings.output_type} output, batch {profile.limits.batch_size or 'dynamic'}")
     dtypes = {port.name: port.dtype for port in source.inputs}
@@ -79,6 +84,10 @@ def to_target(source: Source, calibrate: Samples, profile: TargetProfile, path: 
             data, correction = correct_biases(data, saved_model_to_tflite(folder, ConvertSettings()), take)
             say.log(f"bias correction: {correction.corrected} of {correction.weight_ops} convolution and fully "
                     f"connected ops, from {correction.samples} calibration samples")
+    if source.postprocess is not None:
+        from edgekit.conversion.postprocess import fuse_quantized_inputs
+
+        data = fuse_quantized_inputs(data)
     if metadata is not None:
         data = attach(data, metadata(data) if callable(metadata) else metadata)
     limit = profile.limits.max_model_bytes

@@ -32,7 +32,7 @@ STYLE = {
     "figure.dpi": 100,
 }
 # Where an op runs, as the op table colours it.
-PLACEMENT_COLOURS = {"target": "#2e9d5b", "cpu": "#e8a33d", "unsupported": "#d1493f"}
+PLACEMENT_COLOURS = {"target": "#2e9d5b", "cpu": "#e8a33d", "unsupported": "#d1493f", "host": "#7f8fa6"}
 TRAIN, VALIDATION = "#3b6fb6", "#d1493f"
 WIDTH = 8.0
 
@@ -174,7 +174,7 @@ def placement_strip(placements: Sequence[str]) -> str:
         for side in ("left", "bottom"):
             ax.spines[side].set_visible(False)
         handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in PLACEMENT_COLOURS.values()]
-        ax.legend(handles, ["on the target", "CPU fallback", "unsupported"], ncol=3, frameon=False,
+        ax.legend(handles, ["on the target", "CPU fallback", "unsupported", "host by design"], ncol=4, frameon=False,
                   loc="lower center", bbox_to_anchor=(0.5, 1.0))
         return _svg(fig)
 

@@ -33,6 +33,7 @@ def placement(page: Page, check: Check) -> None:
     counts = Counter(op.placement for op in ops)
     section.add(facts([("ops on the target", f"{counts.get('target', 0)} of {len(ops)}"),
                        ("fall back to the CPU", counts.get("cpu", 0)),
+                       *([("on the host by design", counts["host"])] if counts.get("host") else []),
                        ("unsupported", counts.get("unsupported", 0))]))
     if check.fully_supported:
         section.add(note(f"The whole model runs on {check.target}.", ok=True))
