@@ -22,8 +22,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from edgekit.analyze import check
-from edgekit.config import BuildConfig
-from edgekit.conversion.target import Converted, keras_to_target
+from edgekit.config import BuildConfig, Task
+from edgekit.conversion.target import Converted, keras_to_target, to_target
 from edgekit.data import LabelledImages
 from edgekit.data.dataset import scan_image_folder
 from edgekit.errors import ConfigError, ConversionError, DataError
@@ -37,7 +37,7 @@ from edgekit.models.backbones import (
     check_request,
     saved_model_image_size,
 )
-from edgekit.models.strategy import is_chief
+from edgekit.models.strategy import Strategy, is_chief
 from edgekit.optimization.stages import validate_stages
 from edgekit.options import action_config
 from edgekit.progress import Progress, resolve
@@ -77,6 +77,10 @@ class Plan:
     @property
     def backbone(self) -> Backbone:
         return self.config.model.backbone
+
+    @property
+    def detects(self) -> bool:
+        return self.config.model.task == Task.DETECT
 
 
 @dataclass(frozen=True)
@@ -145,39 +149,10 @@ def build(data: DataSource, target: Any = None, /, *, config: BuildConfig | None
         with distribution.scope():
             with timings.step("preflight"):
                 plan, features = probe_target(plan, say)
-            with timings.step("load_data"):
-                split = task.read_data(data, plan, say)
-            replays, held_out = plan.first_run or (None, None)
-            if replays is not None:
-                say.log(f"refit: replaying {config.training.refit_from}'s training ({replays.describe()})")
+            if plan.detects:
+                report = detect_steps(data, features, plan, work, timings, say)
             else:
-                with timings.step("train"):
-                    trained = train_model(features, split, plan, distribution, say)
-                    if not config.training.refit:
-                        keras_facts = _save_float_model(trained.model, work / "model.keras")
-                with timings.step("optimise"):
-                    optimised = optimise(trained, split, plan, say)
-            if config.training.refit:
-                with timings.step("refit"):
-                    if held_out is None:
-                        replays, held_out = hold_out(trained, optimised, split, plan, say)
-                    trained = refit_model(split, plan, replays, distribution, say)
-                    keras_facts = _save_float_model(trained.model, work / "model.keras")
-                    optimised = optimise(trained, split, plan, say, replays=replays.stages)
-            with timings.step("convert"):
-                converted = convert(optimised.model, plan, trained.calibration, work / "model.tflite", say,
-                                    metadata=task.metadata(plan, split))
-                tflite_path = converted.path
-            with timings.step("verify"):
-                verified = verify(tflite_path, optimised, split, plan, say)
-            with timings.step("check"):
-                target_check = check_target(tflite_path, plan, work, say)
-            with timings.step("latency"):
-                latency = measure_latency(tflite_path, plan, say)
-            with timings.step("write"):
-                report = write_outputs(work, build_report(
-                    plan, split, trained, optimised, converted, verified, target_check, latency, keras_facts,
-                    timings, held_out), plan, split, say)
+                report = classify_steps(data, features, plan, work, distribution, timings, say)
 
     out = Path(config.output.out)
     if writes_output:
@@ -194,11 +169,117 @@ def build(data: DataSource, target: Any = None, /, *, config: BuildConfig | None
     )
 
 
+def classify_steps(data: DataSource, features: Any, plan: Plan, work: Path, distribution: Any, timings: Timings,
+                   say: Progress) -> dict:
+    """A classifier's steps after pre-flight; returns the report."""
+    config = plan.config
+    with timings.step("load_data"):
+        split = task.read_data(data, plan, say)
+    replays, held_out = plan.first_run or (None, None)
+    if replays is not None:
+        say.log(f"refit: replaying {config.training.refit_from}'s training ({replays.describe()})")
+    else:
+        with timings.step("train"):
+            trained = train_model(features, split, plan, distribution, say)
+            if not config.training.refit:
+                keras_facts = _save_float_model(trained.model, work / "model.keras")
+        with timings.step("optimise"):
+            optimised = optimise(trained, split, plan, say)
+    if config.training.refit:
+        with timings.step("refit"):
+            if held_out is None:
+                replays, held_out = hold_out(trained, optimised, split, plan, say)
+            trained = refit_model(split, plan, replays, distribution, say)
+            keras_facts = _save_float_model(trained.model, work / "model.keras")
+            optimised = optimise(trained, split, plan, say, replays=replays.stages)
+    with timings.step("convert"):
+        converted = convert(optimised.model, plan, trained.calibration, work / "model.tflite", say,
+                            metadata=task.metadata(plan, split))
+        tflite_path = converted.path
+    with timings.step("verify"):
+        verified = verify(tflite_path, optimised, split, plan, say)
+    with timings.step("check"):
+        target_check = check_target(tflite_path, plan, work, say)
+    with timings.step("latency"):
+        latency = measure_latency(tflite_path, plan, say)
+    with timings.step("write"):
+        return write_outputs(work, build_report(
+            plan, split, trained, optimised, converted, verified, target_check, latency, keras_facts,
+            timings, held_out), plan, split, say)
+
+
+def detect_steps(data: DataSource, features: Any, plan: Plan, work: Path, timings: Timings, say: Progress) -> dict:
+    """A detector's steps after pre-flight (tasks.detection supplies what differs); returns the report."""
+    from edgekit.runtime import find_runtime
+    from edgekit.tasks import detection
+
+    config = plan.config
+    with timings.step("load_data"):
+        split = detection.read_data(data, plan.image_size, val_split=config.data.val_split,
+                                    seed=config.training.seed, strict=config.data.strict, say=say)
+    with timings.step("train"):
+        trained = detection.train(features, split, plan, say)
+        keras_facts = _save_float_model(trained.model, work / "model.keras")
+    with timings.step("convert"):
+        converted = to_target(detection.source(trained.model, trained.anchors, trained.post),
+                              {"image": trained.calibration}, plan.profile, work / "model.tflite", say,
+                              bias_correction=config.conversion.bias_correction,
+                              float_front_end=config.conversion.float_front_end)
+    with timings.step("verify"):
+        verification, lite = detection.verify(converted.path, trained, split, config.accuracy.max_map_drop, say)
+        gate(verification, plan.profile.convert.quantization, min_snr=config.gates.min_snr, default_snr=False)
+    with timings.step("check"):
+        target_check = check_target(converted.path, plan, work, say)
+    with timings.step("latency"):
+        latency = measure_latency(converted.path, plan, say)
+    with timings.step("write"):
+        runtime = find_runtime()
+        header = report_header("build", plan.profile, converted, verification, config.gates, target_check, runtime,
+                               default_snr=False)
+        sections = detection.report_sections(split, trained, lite)
+        report = {
+            **header,
+            "task": "detect",
+            "recipe": recipe_dict(config),
+            "data": sections["data"],
+            "model": {"backbone": plan.backbone.value, "weights": str(plan.weights),
+                      "trust_model_code": config.trust_model_code,
+                      "parameters": int(trained.model.count_params()), "input_size": list(plan.image_size)},
+            "training": {"phases": [_measured(dataclasses.asdict(p)) for p in trained.phases], "strategy": "default",
+                         "learned": [{"after": "training", "map50": trained.keras.map50,
+                                      "trivial_map50": trained.trivial.map50, "learned": True}]},
+            "stages": [],
+            "keras": {"map": trained.keras.map, "map50": trained.keras.map50, "accuracy": trained.keras.map50,
+                      "file": "model.keras", **keras_facts},
+            "changes": [verification.accuracy.to_dict()],
+            "tflite": {**header["tflite"], "map": lite.map, "map50": lite.map50, "accuracy": lite.map50,
+                       "evaluated_on": len(split.val), "runtime": f"{runtime.name} {runtime.version}",
+                       "compared_with": "keras"},
+            "validation": sections["validation"],
+            "detection": sections["detection"],
+            "refit": None,
+            "latency": latency,
+            "timings_seconds": timings.rounded(),
+        }
+        report["wall_seconds"] = timings.wall()
+        write_labels(work / "labels.txt", split.train.class_names)
+        (work / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        (work / "recipe.toml").write_text(dump_recipe(config), encoding="utf-8")
+        from edgekit.report import write_html
+
+        say.log("rendering report.html")
+        write_html(work)
+    return report
+
+
 def preflight(data: DataSource, config: BuildConfig) -> Plan:
     """Every check that needs no TensorFlow, download or decode: the data and validation
     folders, the output folder, the target, the weights file, the stages and the teacher.
     Returns the plan with each default resolved (weights, image size, fine-tuning rate)."""
-    class_names = _check_data_source(data)
+    if config.model.task == Task.DETECT:
+        class_names = _check_detection_source(data, config)
+    else:
+        class_names = _check_data_source(data)
     if config.data.val_dir is not None:
         _check_folder(config.data.val_dir, "validation folder (--val-dir)")
         scan_image_folder(config.data.val_dir, class_names)
@@ -563,6 +644,23 @@ def _check_data_source(data: Any) -> Sequence[str] | None:
     return names
 
 
+def _check_detection_source(data: Any, config: BuildConfig) -> None:
+    """A detection folder's format, recognised without decoding an image; and the options
+    detection does not take yet, refused before anything is read."""
+    from edgekit.data.boxes import detect_format
+
+    if not isinstance(data, (str, Path)):
+        raise ConfigError("--task detect reads a COCO, Pascal VOC or YOLO folder, not "
+                          f"{type(data).__name__} data")
+    detect_format(data)
+    unsupported = [name for name, given in (
+        ("--val-dir", config.data.val_dir is not None), ("stages (--prune, --cluster, --qat)", bool(config.stages)),
+        ("--distill-from", config.distill is not None), ("--refit", config.training.refit),
+        ("--strategy", config.training.strategy != Strategy.DEFAULT)) if given]
+    if unsupported:
+        raise ConfigError(f"--task detect does not take {unsupported[0]} yet")
+
+
 def _check_folder(path: str | Path, what: str) -> None:
     path = Path(path)
     if not path.exists():
@@ -592,15 +690,22 @@ def _probe_conversion(features: Any, plan: Plan, say: Progress) -> None:
     from edgekit.progress import Progress as Silent
 
     profile = plan.profile
-    probe = task.head(features, 2, dropout=plan.config.model.dropout)
     # Random pixels calibrate well enough to learn which ops the target gets.
-    pixels = np.random.default_rng(0).uniform(0, 255, (4, *probe.input_shape[1:])).astype(np.float32)
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, *features.input_shape[1:])).astype(np.float32)
     # Bias correction changes bias values, never which ops there are: the probe, which asks
     # only where each op runs, skips its float conversion and sample runs (2 s a build).
     options = dataclasses.replace(plan.config.conversion, bias_correction=False)
     with tempfile.TemporaryDirectory() as scratch:
-        path = keras_to_target(probe, pixels, profile, Path(scratch) / "preflight.tflite", Silent(),
-                               output=task.OUTPUT, options=options).path
+        where = Path(scratch) / "preflight.tflite"
+        if plan.detects:
+            from edgekit.tasks import detection
+
+            path = to_target(detection.probe_source(features, plan), {"image": pixels}, profile, where, Silent(),
+                             bias_correction=False, float_front_end=options.float_front_end).path
+        else:
+            probe = task.head(features, 2, dropout=plan.config.model.dropout)
+            path = keras_to_target(probe, pixels, profile, where, Silent(), output=task.OUTPUT,
+                                   options=options).path
         report = check(path, profile, compile=False, name="the untrained model")
     say.log(f"pre-flight check for {profile.id}: {report.summary()}")
     _require_target(report, plan.config.target.allow_cpu_fallback, "pre-flight: the untrained model")

@@ -347,6 +347,8 @@ def _stages_from_flags(prune: str | None, schedule: str, cluster: int | None, in
 
 def summary(report: dict, out: str) -> str:
     """A few lines a person reads after a build."""
+    if report.get("task") == "detect":
+        return _detect_summary(report, out)
     lite, keras, data = report["tflite"], report["keras"], report["data"]
     lines = [
         f"target    {report['target']['id']} ({lite['quantization']}, {lite['input']['dtype']} in, "
@@ -368,6 +370,26 @@ def summary(report: dict, out: str) -> str:
         f"report    {out}/report.html (open it in a browser)",
     ]
     return "\n".join(lines)
+
+
+def _detect_summary(report: dict, out: str) -> str:
+    lite, keras, data = report["tflite"], report["keras"], report["data"]
+    quant = {o["name"]: o for o in report["verification"]["outputs"]}
+    return "\n".join([
+        f"target    {report['target']['id']} ({lite['quantization']}, {lite['inputs'][0]['dtype']} in, "
+        f"float32 boxes, classes, scores and count out)",
+        f"data      {data['format']}, {len(data['classes'])} classes, {data['train_images']} train / "
+        f"{data['validation_images']} validation images, {len(data['skipped'])} bad boxes skipped",
+        f"mAP@.5    keras {keras['map50']:.4f}  tflite {lite['map50']:.4f}  (a trivial detector "
+        f"{report['validation']['trivial_map50']:.4f})",
+        f"mAP       keras {keras['map']:.4f}  tflite {lite['map']:.4f}  (COCO @[.5:.95])",
+        *[f"verified  {name}: SNR {o['snr_db']:.1f} dB, cosine {o['cosine']:.4f}" for name, o in quant.items()],
+        f"size      model.tflite {lite['bytes']:,} bytes ({lite['gzip_bytes']:,} gzipped)",
+        f"check     {report['check']['summary']}"
+        + ("" if report["check"]["fully_supported"] else " (CPU fallback allowed)"),
+        f"output    {out}/  ({report['wall_seconds']:.1f}s)",
+        f"report    {out}/report.html (open it in a browser)",
+    ])
 
 
 def _least(min_snr: float | None) -> str:

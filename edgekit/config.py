@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from edgekit._compat import StrEnum
 from edgekit.data.augment import Augmentation
 from edgekit.errors import ConfigError, OptionError
 from edgekit.models.backbones import Backbone
@@ -51,15 +52,28 @@ class AccuracyOptions(Section):
               "converted from (after any stages).")
     max_stage_drop: float = option(
         0.05, "Fail when the optimisation stages together cost more validation accuracy than this.")
+    max_map_drop: float = option(
+        0.02, "--task detect: fail when the .tflite's validation mAP@.5 is this much below the Keras "
+              "model's.")
 
     def __post_init__(self) -> None:
         super().__post_init__()
         fraction(self, "max_accuracy_drop")
         fraction(self, "max_stage_drop")
+        fraction(self, "max_map_drop")
+
+
+class Task(StrEnum):
+    CLASSIFY = "classify"
+    DETECT = "detect"
 
 
 @dataclass(frozen=True)
 class ModelConfig(Section):
+    task: Task = option(
+        Task.CLASSIFY, "classify: one label per image, DATA a folder per class. detect: boxes, DATA a COCO "
+                       "(annotations.json), Pascal VOC (Annotations/, JPEGImages/) or YOLO (images/, labels/) "
+                       "folder; the .tflite ends in TFLite_Detection_PostProcess.")
     backbone: Backbone = option(Backbone.MOBILENET_V2, "Feature extractor; small_cnn is for thumbnails (8-64 px).",
                                 short="-b")
     weights: str | None = option(
@@ -71,6 +85,7 @@ class ModelConfig(Section):
         parse=square)
     alpha: float = option(1.0, "Width multiplier of the backbone.")
     dropout: float = option(0.2, "Dropout before the classifier, during training only.")
+    max_detections: int = option(25, "--task detect: the most boxes the .tflite returns per image.")
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -79,6 +94,8 @@ class ModelConfig(Section):
         if not 0 < self.alpha <= 2:
             raise OptionError("alpha", f"must be in (0, 2], got {self.alpha}")
         fraction(self, "dropout", high_open=True)
+        if self.max_detections < 1:
+            raise OptionError("max_detections", f"must be at least 1, got {self.max_detections}")
 
     @property
     def resolved_weights(self) -> str:

@@ -112,7 +112,8 @@ def batchnorm_momentum(steps: int) -> float:
 def train(model: Any, train_ds: Any, val_ds: Any, config: TrainingConfig, *, pretrained: bool, progress: Progress,
           examples: int, wrap: Callable[[Any], Any] | None = None,
           head: Callable[[Replay | None], PhaseResult] | None = None,
-          replays: dict[str, Replay] | None = None) -> list[PhaseResult]:
+          replays: dict[str, Replay] | None = None, loss: Any = LOSS,
+          metrics: Sequence = METRICS) -> list[PhaseResult]:
     """Fit ``model`` (from models.build_classifier) in place; returns one result per phase.
 
     With a pretrained backbone: a head phase (``head`` when given: the head trained on
@@ -122,6 +123,7 @@ def train(model: Any, train_ds: Any, val_ds: Any, config: TrainingConfig, *, pre
     number of steps. ``wrap`` turns the model into the one that is fitted (a distiller
     around it, say). ``examples`` is the number of training images. ``replays``, by phase
     name: a refit, each phase run as an earlier run chose (``val_ds`` may then be None).
+    ``loss`` and ``metrics``: a model of another task's (a detector's, judged on validation loss).
     """
     backbone = model.get_layer("backbone")
     shape = epoch_shape(examples, config.batch_size)
@@ -150,7 +152,7 @@ def train(model: Any, train_ds: Any, val_ds: Any, config: TrainingConfig, *, pre
             continue
         fitted = wrap(model) if wrap else model
         phases.append(fit_phase(fitted, train_ds, val_ds, name, epochs, lr, config.patience, progress,
-                                shape=shape, replay=replay))
+                                shape=shape, replay=replay, loss=loss, metrics=metrics))
     return phases
 
 

@@ -27,9 +27,15 @@ def write_html(folder: str | Path, out: str | Path | None = None) -> Path:
         raise ConfigError(f"{folder / 'report.json'} is not the report of an edgekit build or conversion")
     from edgekit.report.build_page import build_page
     from edgekit.report.convert_page import convert_page
+    from edgekit.report.detect_page import detect_page
 
     try:
-        page = build_page(data, folder, recipe_text) if kind == "build" else convert_page(data, recipe_text)
+        if kind == "convert":
+            page = convert_page(data, recipe_text)
+        elif data.get("task") == "detect":
+            page = detect_page(data, folder, recipe_text)
+        else:
+            page = build_page(data, folder, recipe_text)
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         # An edited or truncated report: say which key, not where in the renderer.
         raise ConfigError(f"{folder / 'report.json'} is not a complete {kind} report "

@@ -200,3 +200,177 @@ def _load_stored(path: str, size: tuple[int, int]) -> np.ndarray:
         if rgb.size != (size[1], size[0]):
             rgb = rgb.resize((size[1], size[0]), Image.Resampling.BILINEAR)
         return np.asarray(rgb, dtype=np.uint8)
+
+
+# The pipeline's detection steps (builder.py calls these where a classifier's differ) ----
+
+# The learned check: mAP@.5 at least this much above a trivial detector's, and this multiple of it.
+LEARNED_MARGIN = 0.1
+LEARNED_FACTOR = 2.0
+_LEARNED_ADVICE = ("Check that the boxes and their classes are right; then try more --epochs, another "
+                   "--learning-rate, a pretrained backbone (--weights), or a larger --image-size.")
+
+
+@dataclass(frozen=True)
+class TrainedDetector:
+    model: Any
+    anchors: np.ndarray
+    phases: list
+    # The Keras model's validation mAP, and the trivial detector's it was checked against.
+    keras: MeanAP
+    trivial: MeanAP
+    calibration: np.ndarray
+    post: Any
+
+
+def post_process(plan: Any, classes: int) -> Any:
+    from edgekit.conversion.postprocess import PostProcess
+
+    return PostProcess(classes=classes, max_detections=plan.config.model.max_detections)
+
+
+def source(model: Any, anchors: np.ndarray, post: Any) -> Any:
+    """The detector as a conversion Source whose serving function ends in the post-process op."""
+    import dataclasses
+
+    from edgekit.conversion.source import Port, source_from_model
+
+    n = post.max_detections
+    plain = source_from_model(model)
+    return dataclasses.replace(
+        plain, inputs=(dataclasses.replace(plain.inputs[0], name="image"),),
+        outputs=(Port(OUTPUTS[0], (1, n, 4), "float32"), Port(OUTPUTS[1], (1, n), "float32"),
+                 Port(OUTPUTS[2], (1, n), "float32"), Port(OUTPUTS[3], (1,), "float32")),
+        postprocess=post.function(anchors))
+
+
+def probe_source(features: Any, plan: Any) -> Any:
+    """An untrained two-class detector on ``features``, for the pre-flight check."""
+    from edgekit.models.detector import build_detector
+
+    detector = build_detector(features, 2)
+    return source(detector.model, detector.anchors, post_process(plan, 2))
+
+
+def train(features: Any, split: DetectionSplit, plan: Any, say: Progress) -> TrainedDetector:
+    """The detector trained to convergence on validation loss, checked to have learned."""
+    from edgekit.models import train as train_phases
+    from edgekit.models.detector import build_detector, losses
+
+    config, training = plan.config, plan.config.training
+    classes = len(split.train.class_names)
+    detector = build_detector(features, classes, frozen_batchnorm=plan.weights.pretrained)
+    say.log(f"detector: {plan.backbone} ({plan.weights} weights) {plan.image_size[0]}x{plan.image_size[1]}, "
+            f"{len(detector.anchors)} anchors on {len(detector.feature_sizes)} feature maps "
+            f"{', '.join(f'{h}x{w}' for h, w in detector.feature_sizes)}, {detector.model.count_params():,} parameters")
+    copies = AUGMENTED_COPIES if config.augment.enabled else 0
+    train_set = augmented(split.train, copies, training.seed) if copies else split.train
+    if copies:
+        say.log(f"augmentation: {copies} flipped and cropped copies of the training images, boxes moved with them")
+    train_ds = targets_dataset(train_set, detector.anchors, batch_size=training.batch_size, training=True,
+                               seed=training.seed)
+    val_ds = targets_dataset(split.val, detector.anchors, batch_size=training.batch_size, training=False,
+                             seed=training.seed)
+    phases = train_phases(detector.model, train_ds, val_ds, training, pretrained=plan.weights.pretrained,
+                          progress=say, examples=len(train_set), loss=losses(), metrics=())
+    post = post_process(plan, classes)
+    keras = score(split.val.truth, keras_detections(detector.model, split.val.images, detector.anchors, post),
+                  split.val.class_names)
+    trivial = trivial_map(split.train, split.val)
+    say.log(f"keras validation mAP@.5 {keras.map50:.4f}, mAP@[.5:.95] {keras.map:.4f} on {len(split.val)} images "
+            f"(a trivial detector: mAP@.5 {trivial.map50:.4f})")
+    require_learned(keras, trivial)
+    rng = np.random.default_rng(training.seed)
+    take = rng.permutation(len(split.train))[: max(1, min(plan.profile.convert.representative_samples,
+                                                           len(split.train)))]
+    calibration = split.train.images[np.sort(take)].astype(np.float32)
+    return TrainedDetector(detector.model, detector.anchors, phases, keras, trivial, calibration, post)
+
+
+def require_learned(keras: MeanAP, trivial: MeanAP) -> None:
+    from edgekit.errors import TrainingError
+
+    needed = max(trivial.map50 + LEARNED_MARGIN, trivial.map50 * LEARNED_FACTOR)
+    if keras.map50 < needed:
+        raise TrainingError(f"the detector did not learn: validation mAP@.5 {keras.map50:.4f}, a trivial detector "
+                            f"{trivial.map50:.4f} (at least {needed:.4f} needed). {_LEARNED_ADVICE}")
+
+
+def verify(tflite_path: Path, trained: TrainedDetector, split: DetectionSplit, max_map_drop: float,
+           say: Progress) -> tuple[Any, MeanAP]:
+    """The .tflite's detections scored on the validation images against the Keras model's
+    (mAP@.5 gated by ``max_map_drop``), and its two head outputs, the post-process op's
+    inputs, compared with the Keras model's (SNR, cosine), each with its own quantisation."""
+    from edgekit.errors import ConversionError
+    from edgekit.verification import Change, Verification, compare_output
+
+    found = tflite_detections(tflite_path, split.val.images)
+    lite = score(split.val.truth, found, split.val.class_names)
+    expected = trained.model.predict(split.val.images.astype(np.float32), verbose=0)
+    got = head_outputs(tflite_path, split.val.images)
+    from edgekit.models.detector import BOXES, SCORES
+
+    outputs = tuple(compare_output(name, np.asarray(e), g) for name, e, g in zip((BOXES, SCORES), expected, got))
+    change = Change(step="conversion", before=trained.keras.map50, after=lite.map50, limit=max_map_drop)
+    verification = Verification(samples=len(split.val), outputs=outputs, accuracy=change)
+    for line in verification.lines()[:-1]:
+        say.log(line)
+    say.log(f"mAP@.5: keras {trained.keras.map50:.4f}, tflite {lite.map50:.4f}; mAP@[.5:.95]: keras "
+            f"{trained.keras.map:.4f}, tflite {lite.map:.4f}")
+    if change.drop > max_map_drop:
+        raise ConversionError(f"the conversion lost {change.drop:.4f} validation mAP@.5 (keras {change.before:.4f}, "
+                              f"tflite {change.after:.4f}; limit {max_map_drop:g} from --max-map-drop)")
+    return verification, lite
+
+
+def head_outputs(path: Path, images: np.ndarray) -> list[np.ndarray]:
+    """The post-process op's two inputs (box encodings, class scores), dequantised, per image:
+    what the network computed before the decoding."""
+    import warnings
+
+    from edgekit.inference import dequantize, quantize
+    from edgekit.runtime import find_runtime
+
+    with warnings.catch_warnings():
+        # LiteRT warns that keeping every tensor is for debugging: here it is how the two
+        # tensors inside the graph are read, once, on the validation images.
+        warnings.filterwarnings("ignore", message=".*experimental_preserve_all_tensors")
+        interpreter = find_runtime().interpreter(model_path=path, experimental_preserve_all_tensors=True)
+    interpreter.allocate_tensors()
+    source = interpreter.get_input_details()[0]
+    post = next(op for op in interpreter._get_ops_details() if op["op_name"] == "TFLite_Detection_PostProcess")
+    details = {t["index"]: t for t in interpreter.get_tensor_details()}
+    parts: list[list[np.ndarray]] = [[], []]
+    for image in images:
+        interpreter.set_tensor(source["index"], quantize(image[None].astype(np.float32), source))
+        interpreter.invoke()
+        for slot in (0, 1):
+            tensor = details[post["inputs"][slot]]
+            parts[slot].append(dequantize(interpreter.get_tensor(tensor["index"]), tensor)[0])
+    return [np.stack(p) for p in parts]
+
+
+def report_sections(split: DetectionSplit, trained: TrainedDetector, lite: MeanAP) -> dict:
+    """The detection parts of report.json: data, validation and the models' mAP."""
+    found = split.everything
+    keras_classes = trained.keras.per_class
+    return {
+        "data": {
+            "source": found.root, "format": found.format.value, "validation": "split by image",
+            "classes": list(found.class_names),
+            "train_images": len(split.train), "validation_images": len(split.val),
+            "train_counts": split.train.box_counts(), "validation_counts": split.val.box_counts(),
+            "skipped": [{"path": b.image, "reason": f"{b.annotation}: {b.reason}"
+                         + ("" if b.box is None else f" {[round(v, 2) for v in b.box]}")} for b in found.bad],
+            "ignored_non_image_files": 0,
+        },
+        "validation": {
+            "metric": "COCO mAP by pycocotools, boxes in each image's own pixels",
+            "map": lite.map, "map50": lite.map50, "trivial_map50": trained.trivial.map50,
+            "per_class": {name: {"tflite": lite.per_class[name], "keras": keras_classes[name],
+                                 "boxes": split.val.box_counts()[name]} for name in split.val.class_names},
+        },
+        "detection": {"anchors": int(len(trained.anchors)), "max_detections": trained.post.max_detections,
+                      "score_threshold": trained.post.score_threshold, "iou_threshold": trained.post.iou_threshold,
+                      "post_process": "TFLite_Detection_PostProcess"},
+    }
