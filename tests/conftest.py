@@ -22,14 +22,15 @@ REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _load_sample_writer():
-    spec = importlib.util.spec_from_file_location("make_digits", REPO / "samples" / "make_digits.py")
+def _load_sample(name: str):
+    spec = importlib.util.spec_from_file_location(name, REPO / "samples" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.write_digits
+    return module
 
 
-write_digits = _load_sample_writer()
+write_digits = _load_sample("make_digits").write_digits
+write_digit_boxes = _load_sample("make_digit_boxes").write_digit_boxes
 
 
 def free_ports(count: int = 1) -> list[int]:

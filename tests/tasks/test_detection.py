@@ -1,0 +1,102 @@
+"""A tiny detector on a small composite set (real digit scans on real photos), end to end."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import edgekit
+from edgekit.analyze import check
+from edgekit.errors import TrainingError
+from tests.conftest import write_digit_boxes
+
+OPTIONS = dict(task="detect", target="edgetpu", backbone="small_cnn", image_size=64, epochs=20, fine_tune_epochs=0,
+               progress=False)
+
+
+@pytest.fixture(scope="module")
+def digit_boxes(tmp_path_factory):
+    """100 composite 64x64 images, 1-3 digits each (three digits as classes)."""
+    root = tmp_path_factory.mktemp("digit_boxes")
+    write_digit_boxes(root, images=100)
+    return root
+
+
+@pytest.mark.slow
+def test_a_tiny_detector_learns_ends_in_the_post_process_op_and_runs_all_else_on_the_edge_tpu(digit_boxes, tmp_path):
+    out = tmp_path / "det"
+    report = edgekit.build(digit_boxes, out=out, **OPTIONS).report
+    keras, lite, validation = report["keras"], report["tflite"], report["validation"]
+    # Learned: well above a detector that ignores the pixels.
+    assert keras["map50"] >= validation["trivial_map50"] + 0.1
+    # int8 keeps it (measured 0.153 -> 0.156 here).
+    assert lite["map50"] >= keras["map50"] - 0.02
+    assert set(validation["per_class"]) == {"digit 0", "digit 1", "digit 7"}
+    assert [o["name"] for o in lite["outputs"]] == ["detection_boxes", "detection_classes", "detection_scores",
+                                                    "num_detections"]
+    assert lite["inputs"][0]["dtype"] == "uint8"
+    # Boxes and scores reach the post-process op as two tensors with their own scales.
+    outputs = {o["name"]: o for o in report["verification"]["outputs"]}
+    assert set(outputs) == {"box_encodings", "class_scores"} and min(o["snr_db"] for o in outputs.values()) > 20
+
+    ops = check(out / "model.tflite", "edgetpu", compile=False)
+    assert ops.fully_supported
+    assert [op.opcode for op in ops.ops if op.placement.value != "target"] == ["TFLite_Detection_PostProcess"]
+    assert ops.ops[-1].placement.value == "host"
+    # The command line says so too, with exit 0, and names the op.
+    done = subprocess.run([sys.executable, "-m", "edgekit", "check", str(out / "model.tflite"), "--target", "edgetpu"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and "1 on the host by design (TFLite_Detection_PostProcess)" in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["labels.txt", "model.keras", "model.tflite", "recipe.toml",
+                                                    "report.html", "report.json"]
+    assert "AP@[.5:.95]" in (out / "report.html").read_text()
+    assert json.loads((out / "report.json").read_text())["task"] == "detect"
+
+
+@pytest.mark.slow
+def test_shuffled_boxes_fail_the_learned_check_and_write_nothing(tmp_path):
+    data = tmp_path / "shuffled"
+    write_digit_boxes(data, images=100, shuffle_boxes=True)
+    with pytest.raises(TrainingError, match="the detector did not learn: validation mAP@.5"):
+        edgekit.build(data, out=tmp_path / "out", **OPTIONS)
+    assert not (tmp_path / "out").exists()
+
+
+def test_detection_refuses_what_it_does_not_take_yet_before_reading_an_image(digit_boxes, tmp_path):
+    with pytest.raises(edgekit.ConfigError, match=r"--task detect does not take stages \(--prune"):
+        edgekit.build(digit_boxes, out=tmp_path / "o", stages=[{"kind": "qat"}], **OPTIONS)
+    with pytest.raises(edgekit.DataError, match="holds no detection data"):
+        edgekit.build(tmp_path, out=tmp_path / "o", **OPTIONS)
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_tflite_post_process_decodes_as_the_numpy_decoder_does(tmp_path):
+    """The converted op (uint8 encodings and anchors, fused by edgekit) against models.anchors.detect
+    on the same head outputs: the Keras model is scored by that decoder."""
+    from edgekit._tf import keras_module
+    from edgekit.conversion.postprocess import PostProcess
+    from edgekit.conversion.target import to_target
+    from edgekit.models.anchors import detect
+    from edgekit.models.backbones import Backbone, WeightsSpec, build_backbone
+    from edgekit.models.detector import build_detector
+    from edgekit.progress import Progress
+    from edgekit.targets import load_target
+    from edgekit.tasks.detection import head_outputs, source, tflite_detections
+
+    keras_module().utils.set_random_seed(1)
+    detector = build_detector(build_backbone(Backbone.SMALL_CNN, (32, 32), alpha=0.5, weights=WeightsSpec.parse(
+        "none")), 2)
+    post = PostProcess(classes=2, max_detections=5, score_threshold=0.0)
+    images = np.random.default_rng(0).uniform(0, 255, (6, 32, 32, 3)).astype(np.float32)
+    path = to_target(source(detector.model, detector.anchors, post), {"image": images}, load_target("edgetpu"),
+                     tmp_path / "m.tflite", Progress(), bias_correction=False).path
+    boxes, scores = head_outputs(path, images)
+    found = tflite_detections(path, images)
+    for b, s, f in zip(boxes, scores, found):
+        expected = detect(b, s, detector.anchors, max_detections=5, score_threshold=0.0, iou_threshold=0.5)
+        assert len(f.scores) == len(expected.scores) == 5
+        np.testing.assert_allclose(f.scores, expected.scores, atol=1e-6)
+        # The op's anchors are uint8 (a scale of max/255): boxes agree to a fraction of a pixel at 32 px.
+        np.testing.assert_allclose(f.boxes, expected.boxes, atol=0.01)
