@@ -859,7 +859,9 @@ def eval_command(model: str, data: str, labels: str | None, threads: int, strict
     """Accuracy of MODEL on DATA (one sub-folder of images per class), with the runtime only.
 
     Top-1 and top-5, per-class accuracy and the confusion matrix; quantised inputs and
-    outputs use the model's own scale and zero point.
+    outputs use the model's own scale and zero point. A detector (ending in
+    TFLite_Detection_PostProcess) on a COCO, Pascal VOC or YOLO folder: COCO mAP@.5 and
+    mAP@[.5:.95], per class too (needs pycocotools).
     """
     from edgekit.evaluation import evaluate
 

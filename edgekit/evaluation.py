@@ -58,7 +58,8 @@ class Evaluation:
 def evaluate(model: str | Path, data: str | Path, *, labels: str | Path | None = None, threads: int = 1,
              strict: bool = False) -> Evaluation:
     """Top-1/top-5, per-class accuracy and the confusion matrix of ``model`` on ``data``
-    (one sub-folder per class, named as in the labels file).
+    (one sub-folder per class, named as in the labels file). A detector (a model ending in
+    TFLite_Detection_PostProcess) gets box_evaluation's COCO mAP on a box folder instead.
 
     Labels: ``labels``, the ``labels.txt`` beside the model (as ``edgekit build`` writes
     it), or the class names in the model's metadata; without any, the class sub-folders
@@ -66,6 +67,10 @@ def evaluate(model: str | Path, data: str | Path, *, labels: str | Path | None =
     Quantised inputs and outputs use the model's own scale and zero point.
     """
     info = read_model(model)
+    from edgekit.box_evaluation import evaluate_boxes, is_detector
+
+    if is_detector(info):
+        return evaluate_boxes(model, data, _labels(model, labels), strict=strict)
     inp = info.main.tensors[info.main.inputs[0]]
     if len(inp.shape) != 4 or inp.shape[-1] != 3:
         raise ConfigError(f"{model}: evaluate takes image classifiers with a (1, H, W, 3) input, not {list(inp.shape)}")

@@ -54,6 +54,14 @@ def test_a_tiny_detector_learns_ends_in_the_post_process_op_and_runs_all_else_on
     assert "AP@[.5:.95]" in (out / "report.html").read_text()
     assert json.loads((out / "report.json").read_text())["task"] == "detect"
 
+    # On a device: edgekit eval scores the detector on box data with the runtime alone.
+    code = (f"import sys, json\nfrom edgekit.evaluation import evaluate\n"
+            f"r = evaluate({str(out / 'model.tflite')!r}, {str(digit_boxes)!r})\n"
+            "print(json.dumps([r.map50, r.images, 'tensorflow' in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    map50, images, imported_tf = json.loads(done.stdout.strip().splitlines()[-1])
+    assert images == 100 and map50 > validation["trivial_map50"] and not imported_tf
+
 
 @pytest.mark.slow
 def test_shuffled_boxes_fail_the_learned_check_and_write_nothing(tmp_path):
