@@ -226,7 +226,8 @@ def detect_steps(data: DataSource, features: Any, plan: Plan, work: Path, timing
                               bias_correction=config.conversion.bias_correction,
                               float_front_end=config.conversion.float_front_end)
     with timings.step("verify"):
-        verification, lite = detection.verify(converted.path, trained, split, config.accuracy.max_map_drop, say)
+        verification, lite, found = detection.verify(converted.path, trained, split, config.accuracy.max_map_drop,
+                                                     say)
         gate(verification, plan.profile.convert.quantization, min_snr=config.gates.min_snr, default_snr=False)
     with timings.step("check"):
         target_check = check_target(converted.path, plan, work, say)
@@ -237,6 +238,7 @@ def detect_steps(data: DataSource, features: Any, plan: Plan, work: Path, timing
         header = report_header("build", plan.profile, converted, verification, config.gates, target_check, runtime,
                                default_snr=False)
         sections = detection.report_sections(split, trained, lite)
+        sections["validation"]["images"] = detection.write_detection_images(work, split, found)
         report = {
             **header,
             "task": "detect",

@@ -32,6 +32,9 @@ class MeanAP:
     map50: float
     # Per class: AP@[.5:.95] and AP@.5 (None for a class with no true box).
     per_class: dict[str, dict[str, float | None]]
+    # Per class: precision at COCO's 101 recall points (0, 0.01 ... 1) at IoU 0.5; -1 where
+    # that recall is never reached.
+    curves: dict[str, list[float]] | None = None
 
     def to_dict(self) -> dict:
         return {"map": self.map, "map50": self.map50, "per_class": self.per_class}
@@ -69,14 +72,15 @@ def mean_ap(truth: Sequence[Truth], detections: Sequence, class_names: Sequence[
     # precision: [iou thresholds, recall points, classes, areas, max detections]; area 0 is
     # all, and the last max-detections setting is 100.
     precision = evaluation.eval["precision"][:, :, :, 0, -1]
-    per_class = {}
+    per_class, curves = {}, {}
     for k, name in enumerate(class_names):
+        curves[name] = [round(float(v), 4) for v in precision[0, :, k]]
         p = precision[:, :, k]
         valid = p[p > -1]
         per_class[name] = {"ap": float(valid.mean()) if valid.size else None,
                            "ap50": float(p[0][p[0] > -1].mean()) if (p[0] > -1).any() else None}
     stats = evaluation.stats
-    return MeanAP(max(0.0, float(stats[0])), max(0.0, float(stats[1])), per_class)
+    return MeanAP(max(0.0, float(stats[0])), max(0.0, float(stats[1])), per_class, curves)
 
 
 def _pixels(boxes: np.ndarray, image: Truth) -> list[list[float]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import edgekit.report.plots as plots
 import edgekit.report.sections as sections
 from edgekit.report.document import Latency, Phase, Shared
-from edgekit.report.html import Page, facts, figure, note, paragraph, table
+from edgekit.report.html import Page, facts, figure, image_grid, note, paragraph, table
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class DetectReport:
     tflite_map50: float
     trivial_map50: float
     per_class: tuple[ClassAP, ...]
+    curves: dict
+    # Drawn validation images, the worst first: (file, source, true boxes, detections shown).
+    images: tuple[tuple[str, str, int, int], ...]
     anchors: int
     phases: tuple[Phase, ...]
     latency: Latency | None
@@ -59,6 +62,8 @@ def read_detect(d: dict) -> DetectReport:
         keras_map=d["keras"]["map"], keras_map50=d["keras"]["map50"], tflite_map=d["tflite"]["map"],
         tflite_map50=d["tflite"]["map50"], trivial_map50=validation["trivial_map50"],
         per_class=tuple(ClassAP.read(name, c) for name, c in validation["per_class"].items()),
+        curves=validation.get("precision_recall") or {},
+        images=tuple((i["image"], i["source"], i["boxes"], i["found"]) for i in validation.get("images", [])),
         anchors=d["detection"]["anchors"], phases=tuple(Phase.read(p) for p in d["training"]["phases"]),
         latency=Latency.read(d.get("latency")))
 
@@ -89,6 +94,16 @@ def detect_page(data: dict, folder: Path, recipe_text: str | None) -> Page:
         table(["class", "boxes", "AP@[.5:.95]", "AP@.5", "Keras AP@.5"],
               [(c.name, c.boxes, _ap(c.tflite_ap), _ap(c.tflite_ap50), _ap(c.keras_ap50)) for c in report.per_class],
               numeric=(1, 2, 3, 4)))
+    if report.curves:
+        section.add(figure("precision_recall", plots.precision_recall(report.curves),
+                           "precision against recall of the .tflite's detections, per class, at IoU 0.5"))
+    shown = [i for i in report.images if (folder / i[0]).is_file()]
+    if shown:
+        section.add(paragraph(f"The {len(shown)} validation images the .tflite did worst on (F1 at IoU 0.5 of its "
+                              "detections scoring 0.3 or more): true boxes green, detections red with class and "
+                              "score."),
+                    image_grid((folder / name, Path(source).name, f"{boxes} true, {found} found")
+                               for name, source, boxes, found in shown))
     if report.skipped:
         section.add(note(f"{len(report.skipped)} box(es) left out of the data:"),
                     table(["image", "why"], list(report.skipped)))

@@ -321,3 +321,18 @@ def pareto(points: Sequence[tuple], *, max_latency_ms: float) -> str:
         ax.set_xlabel("latency on the target (ms)")
         ax.set_ylabel("validation accuracy (.tflite)")
         return _svg(fig)
+
+
+def precision_recall(curves: dict, shown: int = 12) -> str:
+    """Each class's precision against recall at IoU 0.5 (COCO's 101 recall points)."""
+    recall = np.linspace(0, 1, 101)
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(WIDTH * 0.6, WIDTH * 0.45))
+        for name, precision in list(curves.items())[:shown]:
+            p = np.asarray(precision, dtype=float)
+            reached = p >= 0
+            ax.plot(recall[reached], p[reached], lw=1.4, label=_short(name, 18))
+        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision", title="IoU 0.5")
+        ax.legend(frameon=False, fontsize=8, loc="lower left")
+        fig.tight_layout()
+        return _svg(fig)

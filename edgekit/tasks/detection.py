@@ -297,7 +297,7 @@ def require_learned(keras: MeanAP, trivial: MeanAP) -> None:
 
 
 def verify(tflite_path: Path, trained: TrainedDetector, split: DetectionSplit, max_map_drop: float,
-           say: Progress) -> tuple[Any, MeanAP]:
+           say: Progress) -> tuple[Any, MeanAP, list[Detections]]:
     """The .tflite's detections scored on the validation images against the Keras model's
     (mAP@.5 gated by ``max_map_drop``), and its two head outputs, the post-process op's
     inputs, compared with the Keras model's (SNR, cosine), each with its own quantisation."""
@@ -320,7 +320,7 @@ def verify(tflite_path: Path, trained: TrainedDetector, split: DetectionSplit, m
     if change.drop > max_map_drop:
         raise ConversionError(f"the conversion lost {change.drop:.4f} validation mAP@.5 (keras {change.before:.4f}, "
                               f"tflite {change.after:.4f}; limit {max_map_drop:g} from --max-map-drop)")
-    return verification, lite
+    return verification, lite, found
 
 
 def head_outputs(path: Path, images: np.ndarray) -> list[np.ndarray]:
@@ -350,6 +350,72 @@ def head_outputs(path: Path, images: np.ndarray) -> list[np.ndarray]:
     return [np.stack(p) for p in parts]
 
 
+# Validation images drawn in the report, the worst first, and the size they are drawn at.
+IMAGES_SHOWN = 12
+DRAWN = 192
+# A detection counts in an image's score from this confidence on.
+SHOWN_SCORE = 0.3
+
+
+def image_scores(truth: Sequence[Truth], found: Sequence[Detections]) -> list[float]:
+    """Each image's F1 at IoU 0.5 over detections scoring at least SHOWN_SCORE: low is worst."""
+    from edgekit.models.anchors import iou
+
+    scores = []
+    for t, d in zip(truth, found):
+        keep = d.scores >= SHOWN_SCORE
+        boxes, classes = d.boxes[keep], d.classes[keep]
+        matched = 0
+        if len(boxes) and len(t.boxes):
+            overlaps = iou(boxes.astype(np.float64), t.boxes.astype(np.float64))
+            used: set[int] = set()
+            for i in range(len(boxes)):
+                for j in np.argsort(-overlaps[i]):
+                    if overlaps[i, j] >= 0.5 and j not in used and classes[i] == t.classes[j]:
+                        used.add(int(j))
+                        matched += 1
+                        break
+        total = len(boxes) + len(t.boxes)
+        scores.append(1.0 if total == 0 else 2 * matched / total)
+    return scores
+
+
+def write_detection_images(work: Path, split: DetectionSplit, found: Sequence[Detections]) -> list[dict]:
+    """The worst validation images (by :func:`image_scores`) with true boxes (green) and the
+    .tflite's (red, with class and score), as PNGs under ``detections/``."""
+    from PIL import Image, ImageDraw
+
+    val = split.val
+    ranked = np.argsort(image_scores(val.truth, found), kind="stable")[:IMAGES_SHOWN]
+    if not len(ranked):
+        return []
+    folder = work / "detections"
+    folder.mkdir()
+    shown = []
+    for rank, i in enumerate(ranked, 1):
+        picture = Image.fromarray(val.images[i]).resize((DRAWN, DRAWN), Image.Resampling.NEAREST)
+        pen = ImageDraw.Draw(picture)
+        for box in val.truth[i].boxes:
+            pen.rectangle(_drawn(box), outline=(46, 157, 91), width=2)
+        d = found[i]
+        for box, label, score in zip(d.boxes, d.classes, d.scores):
+            if score < SHOWN_SCORE:
+                continue
+            corner = _drawn(box)
+            pen.rectangle(corner, outline=(209, 73, 63), width=1)
+            pen.text((corner[0] + 2, corner[1] + 1), f"{val.class_names[int(label)]} {score:.2f}", fill=(209, 73, 63))
+        name = f"detections/{rank:02d}.png"
+        picture.save(work / name, optimize=True)
+        shown.append({"image": name, "source": val.sources[i], "boxes": int(len(val.truth[i].classes)),
+                      "found": int(np.sum(d.scores >= SHOWN_SCORE))})
+    return shown
+
+
+def _drawn(box: np.ndarray) -> tuple[float, float, float, float]:
+    y0, x0, y1, x1 = (float(np.clip(v, 0, 1)) * (DRAWN - 1) for v in box)
+    return x0, y0, max(x0, x1), max(y0, y1)
+
+
 def report_sections(split: DetectionSplit, trained: TrainedDetector, lite: MeanAP) -> dict:
     """The detection parts of report.json: data, validation and the models' mAP."""
     found = split.everything
@@ -369,6 +435,8 @@ def report_sections(split: DetectionSplit, trained: TrainedDetector, lite: MeanA
             "map": lite.map, "map50": lite.map50, "trivial_map50": trained.trivial.map50,
             "per_class": {name: {"tflite": lite.per_class[name], "keras": keras_classes[name],
                                  "boxes": split.val.box_counts()[name]} for name in split.val.class_names},
+            "precision_recall": lite.curves or {},
+            "images": [],
         },
         "detection": {"anchors": int(len(trained.anchors)), "max_detections": trained.post.max_detections,
                       "score_threshold": trained.post.score_threshold, "iou_threshold": trained.post.iou_threshold,

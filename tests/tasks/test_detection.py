@@ -49,9 +49,14 @@ def test_a_tiny_detector_learns_ends_in_the_post_process_op_and_runs_all_else_on
     done = subprocess.run([sys.executable, "-m", "edgekit", "check", str(out / "model.tflite"), "--target", "edgetpu"],
                           capture_output=True, text=True)
     assert done.returncode == 0 and "1 on the host by design (TFLite_Detection_PostProcess)" in done.stdout
-    assert sorted(p.name for p in out.iterdir()) == ["labels.txt", "model.keras", "model.tflite", "recipe.toml",
-                                                    "report.html", "report.json"]
-    assert "AP@[.5:.95]" in (out / "report.html").read_text()
+    assert sorted(p.name for p in out.iterdir()) == ["detections", "labels.txt", "model.keras", "model.tflite",
+                                                    "recipe.toml", "report.html", "report.json"]
+    # The worst validation images drawn with their boxes, and precision-recall per class.
+    drawn = validation["images"]
+    assert 0 < len(drawn) <= 12 and all((out / d["image"]).is_file() for d in drawn)
+    assert set(validation["precision_recall"]) == set(validation["per_class"])
+    page = (out / "report.html").read_text()
+    assert "AP@[.5:.95]" in page and 'data-figure="precision_recall"' in page and "did worst on" in page
     assert json.loads((out / "report.json").read_text())["task"] == "detect"
 
     # On a device: edgekit eval scores the detector on box data with the runtime alone.
