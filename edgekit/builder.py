@@ -223,6 +223,7 @@ def detect_steps(data: DataSource, features: Any, plan: Plan, work: Path, timing
     with timings.step("convert"):
         converted = to_target(detection.source(trained.model, trained.anchors, trained.post),
                               {"image": trained.calibration}, plan.profile, work / "model.tflite", say,
+                              metadata=detection.metadata(plan, split),
                               bias_correction=config.conversion.bias_correction,
                               float_front_end=config.conversion.float_front_end)
     with timings.step("verify"):

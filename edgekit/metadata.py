@@ -35,8 +35,13 @@ IDENTIFIER = b"M001"
 MIN_PARSER_VERSION = "1.0.0"
 LABELS_FILE = "labels.txt"
 
-_IMAGE_PROPERTIES = 2  # ContentProperties union: FeatureProperties 1, ImageProperties 2
+_IMAGE_PROPERTIES = 2  # ContentProperties union: FeatureProperties 1, ImageProperties 2, BoundingBoxProperties 3
 _FEATURE_PROPERTIES = 1
+_BOUNDING_BOX_PROPERTIES = 3
+_BOUNDARIES = 1  # BoundingBoxType; CoordinateType RATIO is 0, the default
+_TENSOR_VALUE_LABELS = 3
+# What a detector's metadata needs: output tensor groups came in schema 1.2.0.
+DETECTOR_PARSER_VERSION = "1.2.0"
 _NORMALIZATION = 1  # ProcessUnitOptions union: NormalizationOptions 1
 _RGB, _GRAYSCALE = 1, 2
 _TENSOR_AXIS_LABELS = 2
@@ -55,8 +60,14 @@ class TensorInfo:
     # Score range of an output.
     score_min: float | None = None
     score_max: float | None = None
-    # Class names of an output, packed as labels.txt (TENSOR_AXIS_LABELS).
+    # Class names of an output, packed as labels.txt (TENSOR_AXIS_LABELS; with
+    # ``value_labels``, TENSOR_VALUE_LABELS: the tensor holds class indices).
     labels: tuple[str, ...] = ()
+    value_labels: bool = False
+    # A box output: the positions of (left, top, right, bottom) in each box, as ratios.
+    bounding_box: tuple[int, int, int, int] | None = None
+    # The dimension (min, max) whose values the content describes: 2 for (1, boxes, 4).
+    value_range: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,8 @@ class ModelInfo:
     license: str = ""
     inputs: tuple[TensorInfo, ...] = ()
     outputs: tuple[TensorInfo, ...] = ()
+    # Output tensors read together, by name: a detector's (location, category, score).
+    output_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
     min_parser_version: str = MIN_PARSER_VERSION
     files: dict = field(default_factory=dict)  # associated file name -> bytes, as read back
 
@@ -109,7 +122,17 @@ def build_metadata(info: ModelInfo) -> bytes:
                 b.PrependUint8Slot(slot, value, 0)
             elif kind == "uint":
                 b.PrependUint32Slot(slot, value, 0)
+            elif kind == "int8":
+                b.PrependInt8Slot(slot, value, 0)
+            elif kind == "int":
+                b.PrependInt32Slot(slot, value, 0)
         return b.EndObject()
+
+    def uints(values: Sequence[int]) -> int:
+        b.StartVector(4, len(values), 4)
+        for value in reversed(values):
+            b.PrependUint32(int(value))
+        return b.EndVector()
 
     def associated_file(name: str, description: str, kind: int) -> int:
         # AssociatedFile: name, description, type, locale, version
@@ -125,7 +148,17 @@ def build_metadata(info: ModelInfo) -> bytes:
             properties = table(2, [("byte", 0, space), ("offset", 1, size)])  # ImageProperties
             content = table(3, [("byte", 0, _IMAGE_PROPERTIES), ("offset", 1, properties)])
         else:
-            content = table(3, [("byte", 0, _FEATURE_PROPERTIES), ("offset", 1, table(0, []))])
+            value_range = None
+            if t.value_range is not None:
+                value_range = table(2, [("int", 0, t.value_range[0]), ("int", 1, t.value_range[1])])  # ValueRange
+            if t.bounding_box is not None:
+                # BoundingBoxProperties: index, type, coordinate_type (RATIO, the default)
+                box = table(3, [("offset", 0, uints(t.bounding_box)), ("int8", 1, _BOUNDARIES)])
+                content = table(3, [("byte", 0, _BOUNDING_BOX_PROPERTIES), ("offset", 1, box),
+                                    ("offset", 2, value_range)])
+            else:
+                content = table(3, [("byte", 0, _FEATURE_PROPERTIES), ("offset", 1, table(0, [])),
+                                    ("offset", 2, value_range)])
         units = None
         if t.mean is not None and t.std is not None:
             mean, std = floats(t.mean), floats(t.std)
@@ -136,7 +169,10 @@ def build_metadata(info: ModelInfo) -> bytes:
             top, bottom = floats([t.score_max]), floats([t.score_min])
             stats = table(2, [("offset", 0, top), ("offset", 1, bottom)])  # Stats: max, min
         files = None
-        if t.labels:
+        if t.labels and t.value_labels:
+            files = vector([associated_file(LABELS_FILE, "Class names, one per line, by class index.",
+                                            _TENSOR_VALUE_LABELS)])
+        elif t.labels:
             files = vector([associated_file(LABELS_FILE, "Class names, one per line, in score order.",
                                             _TENSOR_AXIS_LABELS)])
         # TensorMetadata: name, description, dimension_names, content, process_units, stats, associated_files
@@ -145,7 +181,12 @@ def build_metadata(info: ModelInfo) -> bytes:
 
     inputs = vector([tensor(t) for t in info.inputs])
     outputs = vector([tensor(t) for t in info.outputs])
-    subgraph = table(10, [("offset", 2, inputs), ("offset", 3, outputs)])  # SubGraphMetadata
+    groups = None
+    if info.output_groups:
+        # TensorGroup: name, tensor_names
+        groups = vector([table(2, [("offset", 0, string(name)), ("offset", 1, vector([string(n) for n in names]))])
+                         for name, names in info.output_groups])
+    subgraph = table(10, [("offset", 2, inputs), ("offset", 3, outputs), ("offset", 8, groups)])  # SubGraphMetadata
     fields = [("offset", 0, string(info.name)), ("offset", 1, string(info.description)),
               ("offset", 2, string(info.version)), ("offset", 3, vector([subgraph])),
               ("offset", 4, string(info.author)), ("offset", 5, string(info.license)),
@@ -410,7 +451,7 @@ def _parse(raw: bytes, files: dict) -> ModelInfo:
             score_max, score_min = floats(stats, 0)[0], floats(stats, 1)[0]
         labels: tuple[str, ...] = ()
         for f in tables(tab, 6):
-            if byte(f, 2) == _TENSOR_AXIS_LABELS and string(f, 0) in files:
+            if byte(f, 2) in (_TENSOR_AXIS_LABELS, _TENSOR_VALUE_LABELS) and string(f, 0) in files:
                 text = files[string(f, 0)].decode("utf-8")
                 labels = tuple(line.strip() for line in text.splitlines() if line.strip())
         return TensorInfo(name=string(tab, 0), description=string(tab, 1), color_space=color_space, size=size,
@@ -464,6 +505,37 @@ def classifier_info(model: bytes, *, name: str, labels: Sequence[str], descripti
                            std=(1.0,) * channels if float_input else None),),
         outputs=(TensorInfo(name=output_name, description="Probability of each class.", score_min=0.0,
                             score_max=1.0, labels=tuple(labels)),),
+    )
+
+
+def detector_info(model: bytes, *, name: str, labels: Sequence[str], description: str = "", version: str = "1",
+                  author: str = "", license: str = "", input_name: str = "image") -> ModelInfo:
+    """Metadata for a detector ending in TFLite_Detection_PostProcess, as MediaPipe Tasks'
+    ObjectDetector reads it (its writer's ``create_for_models_with_nms``): the image input as
+    for a classifier; outputs location (boxes as (top, left, bottom, right) ratios, so the
+    index of left, top, right, bottom is 1, 0, 3, 2), category (class indices, the labels as
+    TENSOR_VALUE_LABELS), score and number of detections, the first three grouped."""
+    inputs, outputs = _io_tensors(_flatbuffer_part(model))
+    if len(inputs) != 1 or len(outputs) != 4:
+        raise ConfigError("detector metadata needs a model with one input and the post-process op's four outputs")
+    image_shape, image_dtype = inputs[0]
+    float_input = image_dtype == "FLOAT32"
+    channels = image_shape[-1]
+    return ModelInfo(
+        name=name, description=description, version=version, author=author, license=license,
+        inputs=(TensorInfo(name=input_name, description="Pixels 0-255; the model does its own preprocessing.",
+                           color_space="RGB" if channels == 3 else "GRAYSCALE",
+                           size=(int(image_shape[2]), int(image_shape[1])),
+                           mean=(0.0,) * channels if float_input else None,
+                           std=(1.0,) * channels if float_input else None),),
+        outputs=(TensorInfo(name="location", description="The locations of the detected boxes.",
+                            bounding_box=(1, 0, 3, 2), value_range=(2, 2)),
+                 TensorInfo(name="category", description="The categories of the detected boxes.",
+                            labels=tuple(labels), value_labels=True, value_range=(2, 2)),
+                 TensorInfo(name="score", description="The scores of the detected boxes.", value_range=(2, 2)),
+                 TensorInfo(name="number of detections", description="The number of the detected boxes.")),
+        output_groups=(("detection_result", ("location", "category", "score")),),
+        min_parser_version=DETECTOR_PARSER_VERSION,
     )
 
 

@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 
 import edgekit
-from tests.conftest import REPO
+from tests.conftest import REPO, write_digit_boxes
 
 
 def _tool():
@@ -61,3 +61,21 @@ def test_without_metadata_mediapipe_refuses_a_float_model(client, small_digits_d
     assert tool.classify(python, result.tflite_path, [image])[0]["name"] in [str(d) for d in range(10)]
     with pytest.raises(RuntimeError, match="NormalizationOptions"):
         tool.classify(python, bare, [image])
+
+
+@pytest.mark.slow
+def test_mediapipe_object_detector_loads_an_edgekit_detector_names_its_classes_and_finds_its_boxes(client, tmp_path):
+    """ObjectDetector reads the metadata, and its detections are LiteRT's: same class names,
+    same scores, boxes within a pixel and a half."""
+    from edgekit.tasks import detection
+
+    tool, python = client
+    write_digit_boxes(tmp_path / "data", images=100)
+    result = edgekit.build(tmp_path / "data", task="detect", target="edgetpu", out=tmp_path / "o",
+                           backbone="small_cnn", image_size=64, epochs=20, progress=False)
+    labels = result.labels_path.read_text().split("\n")[:-1]
+    split = detection.read_data(tmp_path / "data", (64, 64), val_split=0.2, seed=0, strict=False,
+                                say=edgekit.progress.Progress())
+    found = tool.compare_detections(python, result.tflite_path, split.val.images, labels)
+    assert found["detections"] > 0 and found["matched"] == found["detections"]
+    assert set(found["client_names"]) <= set(labels) and len(found["client_names"]) >= 2

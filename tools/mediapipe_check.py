@@ -1,4 +1,4 @@
-"""An edgekit model run by a real app client: MediaPipe Tasks' ImageClassifier, in its own venv.
+"""An edgekit model run by a real app client: MediaPipe Tasks' ImageClassifier (or ObjectDetector), in its own venv.
 
 MediaPipe pins an absl-py that clashes with tensorflow-model-optimization, so it lives
 in a separate virtual environment that this tool creates (mediapipe 0.10.21: its
@@ -51,6 +51,29 @@ print(json.dumps(out))
 '''
 
 
+DETECT_CLIENT = r'''
+import json, sys
+import numpy as np
+import mediapipe as mp
+from PIL import Image
+from mediapipe.tasks.python import vision
+from mediapipe.tasks.python.core import base_options
+
+model, images = sys.argv[1], sys.argv[2:]
+options = vision.ObjectDetectorOptions(base_options=base_options.BaseOptions(model_asset_path=model),
+                                       max_results=-1, score_threshold=0.0)
+out = []
+with vision.ObjectDetector.create_from_options(options) as detector:
+    for path in images:
+        pixels = np.asarray(Image.open(path).convert("RGB"))
+        found = detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=pixels)).detections
+        out.append([{"box": [d.bounding_box.origin_x, d.bounding_box.origin_y, d.bounding_box.width,
+                             d.bounding_box.height],
+                     "name": d.categories[0].category_name, "score": d.categories[0].score} for d in found])
+print(json.dumps(out))
+'''
+
+
 class ClientUnavailable(Exception):
     """MediaPipe could not be installed here; the message says why."""
 
@@ -84,6 +107,47 @@ def classify(python: Path, model: Path, images: list[Path]) -> list[dict]:
     if done.returncode:
         raise RuntimeError(f"ImageClassifier failed: {done.stderr.strip().splitlines()[-1]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def detect(python: Path, model: Path, images: list[Path]) -> list[list[dict]]:
+    """ObjectDetector's detections of each image: box (x, y, width, height in pixels), class name, score."""
+    done = subprocess.run([str(python), "-c", DETECT_CLIENT, str(model), *map(str, images)], capture_output=True,
+                          text=True)
+    if done.returncode:
+        raise RuntimeError(f"ObjectDetector failed: {done.stderr.strip().splitlines()[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def compare_detections(python: Path, model: Path, images: np.ndarray, labels: list[str]) -> dict:
+    """ObjectDetector against LiteRT's run of the same .tflite on the same pixels: the share of
+    LiteRT's detections scoring 0.1 or more that ObjectDetector returns with the same class
+    name and a box within a pixel and a half."""
+    from edgekit.tasks.detection import tflite_detections
+
+    ours = tflite_detections(model, images)
+    with tempfile.TemporaryDirectory() as scratch:
+        from PIL import Image
+
+        paths = []
+        for i, p in enumerate(images):
+            path = Path(scratch) / f"{i:04d}.png"
+            Image.fromarray(p).save(path)
+            paths.append(path)
+        theirs = detect(python, model, paths)
+    matched = total = 0
+    height, width = images.shape[1:3]
+    for found, client in zip(ours, theirs):
+        for box, label, score in zip(found.boxes, found.classes, found.scores):
+            if score < 0.1:
+                continue
+            total += 1
+            y0, x0, y1, x1 = np.asarray(box) * [height, width, height, width]
+            # ObjectDetector moves an origin outside the image to its edge and keeps the size.
+            expected = np.array([max(0.0, x0), max(0.0, y0), x1 - x0, y1 - y0])
+            matched += any(c["name"] == labels[int(label)] and abs(c["score"] - score) < 1e-3
+                           and np.abs(np.array(c["box"], float) - expected).max() <= 1.5 for c in client)
+    return {"images": len(images), "detections": total, "matched": matched,
+            "client_names": sorted({c["name"] for found in theirs for c in found})}
 
 
 def compare(python: Path, model: Path, data: Path, limit: int = 300) -> dict:

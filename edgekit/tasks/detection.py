@@ -244,6 +244,26 @@ def source(model: Any, anchors: np.ndarray, post: Any) -> Any:
         postprocess=post.function(anchors))
 
 
+def metadata(plan: Any, split: DetectionSplit) -> Any:
+    """What the .tflite's metadata says, as a function of its bytes (metadata.detector_info):
+    what MediaPipe Tasks' ObjectDetector needs to load it and name the classes."""
+    from edgekit._version import __version__
+    from edgekit.metadata import detector_info
+
+    settings, classes = plan.config.metadata, split.train.class_names
+    source = Path(split.everything.root).name
+    height, width = plan.image_size
+    shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
+    keywords = dict(
+        name=settings.model_name or f"{source} {plan.backbone.value} detector",
+        description=settings.model_description or (
+            f"Object detector, {len(classes)} classes ({shown}); {plan.backbone.value} SSD at {width}x{height}, "
+            f"built by edgekit {__version__} for {plan.profile.id}."),
+        version=settings.model_version, author=settings.model_author, license=settings.model_license,
+        labels=tuple(classes))
+    return lambda data: detector_info(data, **keywords)
+
+
 def probe_source(features: Any, plan: Any) -> Any:
     """An untrained two-class detector on ``features``, for the pre-flight check."""
     from edgekit.models.detector import build_detector
