@@ -220,6 +220,8 @@ def detect_steps(data: DataSource, features: Any, plan: Plan, work: Path, timing
     with timings.step("train"):
         trained = detection.train(features, split, plan, say)
         keras_facts = _save_float_model(trained.model, work / "model.keras")
+    with timings.step("optimise"):
+        trained = detection.optimise(trained, split, plan, say)
     with timings.step("convert"):
         converted = to_target(detection.source(trained.model, trained.anchors, trained.post),
                               {"image": trained.calibration}, plan.profile, work / "model.tflite", say,
@@ -251,10 +253,15 @@ def detect_steps(data: DataSource, features: Any, plan: Plan, work: Path, timing
             "training": {"phases": [_measured(dataclasses.asdict(p)) for p in trained.phases], "strategy": "default",
                          "learned": [{"after": "training", "map50": trained.keras.map50,
                                       "trivial_map50": trained.trivial.map50, "learned": True}]},
-            "stages": [],
-            "keras": {"map": trained.keras.map, "map50": trained.keras.map50, "accuracy": trained.keras.map50,
-                      "file": "model.keras", **keras_facts},
-            "changes": [verification.accuracy.to_dict()],
+            "stages": [_measured(dataclasses.asdict(r)) for r in trained.stage_results],
+            "keras": {**({"map": trained.keras.map, "map50": trained.keras.map50} if trained.before_stages is None
+                         else {"map": trained.before_stages.map, "map50": trained.before_stages.map50,
+                               "staged_map": trained.keras.map, "staged_map50": trained.keras.map50}),
+                      "accuracy": (trained.before_stages or trained.keras).map50, "file": "model.keras",
+                      **keras_facts},
+            "changes": [*([Change(step="stages", before=trained.before_stages.map50, after=trained.keras.map50,
+                                  limit=config.accuracy.max_stage_drop).to_dict()] if trained.before_stages else []),
+                        verification.accuracy.to_dict()],
             "tflite": {**header["tflite"], "map": lite.map, "map50": lite.map50, "accuracy": lite.map50,
                        "evaluated_on": len(split.val), "runtime": f"{runtime.name} {runtime.version}",
                        "compared_with": "keras"},
@@ -657,8 +664,8 @@ def _check_detection_source(data: Any, config: BuildConfig) -> None:
                           f"{type(data).__name__} data")
     detect_format(data)
     unsupported = [name for name, given in (
-        ("--val-dir", config.data.val_dir is not None), ("stages (--prune, --cluster, --qat)", bool(config.stages)),
-        ("--distill-from", config.distill is not None), ("--refit", config.training.refit),
+        ("--val-dir", config.data.val_dir is not None), ("--distill-from", config.distill is not None),
+        ("--refit", config.training.refit),
         ("--strategy", config.training.strategy != Strategy.DEFAULT)) if given]
     if unsupported:
         raise ConfigError(f"--task detect does not take {unsupported[0]} yet")

@@ -380,9 +380,10 @@ def _detect_summary(report: dict, out: str) -> str:
         f"float32 boxes, classes, scores and count out)",
         f"data      {data['format']}, {len(data['classes'])} classes, {data['train_images']} train / "
         f"{data['validation_images']} validation images, {len(data['skipped'])} bad boxes skipped",
-        f"mAP@.5    keras {keras['map50']:.4f}  tflite {lite['map50']:.4f}  (a trivial detector "
-        f"{report['validation']['trivial_map50']:.4f})",
-        f"mAP       keras {keras['map']:.4f}  tflite {lite['map']:.4f}  (COCO @[.5:.95])",
+        f"mAP@.5    keras {keras['map50']:.4f}{_staged(keras, 'staged_map50')}  tflite {lite['map50']:.4f}  "
+        f"(a trivial detector {report['validation']['trivial_map50']:.4f})",
+        f"mAP       keras {keras['map']:.4f}{_staged(keras, 'staged_map')}  tflite {lite['map']:.4f}  "
+        "(COCO @[.5:.95])",
         *[f"verified  {name}: SNR {o['snr_db']:.1f} dB, cosine {o['cosine']:.4f}" for name, o in quant.items()],
         f"size      model.tflite {lite['bytes']:,} bytes ({lite['gzip_bytes']:,} gzipped)",
         f"check     {report['check']['summary']}"
@@ -390,6 +391,10 @@ def _detect_summary(report: dict, out: str) -> str:
         f"output    {out}/  ({report['wall_seconds']:.1f}s)",
         f"report    {out}/report.html (open it in a browser)",
     ])
+
+
+def _staged(keras: dict, key: str) -> str:
+    return f"  after stages {keras[key]:.4f}" if key in keras else ""
 
 
 def _least(min_snr: float | None) -> str:

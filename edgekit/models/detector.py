@@ -88,8 +88,9 @@ def targets(matched: list, classes: int) -> tuple[np.ndarray, np.ndarray]:
     return box_targets, class_targets
 
 
-def losses() -> dict:
-    """The two outputs' losses, each normalised by the batch's positive anchors."""
+def losses() -> list:
+    """The two outputs' losses in output order, each normalised by the batch's positive anchors.
+    By position, not by output name: QAT renames the output layers (quant_box_encodings)."""
     tf = tensorflow()
 
     def positives(weights):
@@ -111,4 +112,4 @@ def losses() -> dict:
         positive = tf.reduce_sum(one_hot, axis=-1)
         return tf.reduce_sum(tf.reduce_sum(focal, axis=-1) * weight) / positives(positive)
 
-    return {BOXES: box_loss, SCORES: class_loss}
+    return [box_loss, class_loss]

@@ -84,8 +84,9 @@ def run_stages(model: Any, stages: Sequence[Stage], train_ds: Any, val_ds: Any, 
         else:
             accuracy = phase.val_accuracy
         if replay is None:
-            progress.log(f"after {stage.name}: validation accuracy {accuracy:.4f} "
-                         f"(best of {phase.epochs_run} epochs: {phase.best_epoch})")
+            # A model judged on validation loss alone (a detector's) has no accuracy to show.
+            judged = "validation loss" if accuracy != accuracy else f"validation accuracy {accuracy:.4f}"
+            progress.log(f"after {stage.name}: {judged} (best of {phase.epochs_run} epochs: {phase.best_epoch})")
         if check is not None and replay is None:
             check(accuracy, stage.name)
         results.append(StageResult(

@@ -137,13 +137,14 @@ def augmented(data: BoxedImages, copies: int, seed: int) -> BoxedImages:
 
 
 def targets_dataset(data: BoxedImages, anchors: np.ndarray, *, batch_size: int, training: bool, seed: int) -> Any:
-    """Batches of (float32 pixels, {box_encodings: (n, anchors, 5), class_scores: (n, anchors, classes + 1)})."""
+    """Batches of (float32 pixels, (box targets (n, anchors, 5), class targets (n, anchors, classes + 1))),
+    in the detector's output order."""
     from edgekit._tf import tensorflow
-    from edgekit.models.detector import BOXES, SCORES, targets
+    from edgekit.models.detector import targets
 
     tf = tensorflow()
     boxes, classes = targets([match(anchors, t.boxes, t.classes) for t in data.truth], len(data.class_names))
-    ds = tf.data.Dataset.from_tensor_slices((data.images, {BOXES: boxes, SCORES: classes}))
+    ds = tf.data.Dataset.from_tensor_slices((data.images, (boxes, classes)))
     if training:
         ds = ds.shuffle(len(data), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
@@ -221,6 +222,13 @@ class TrainedDetector:
     trivial: MeanAP
     calibration: np.ndarray
     post: Any
+    # The batched training and validation targets, which the stages go on with.
+    train_ds: Any = None
+    val_ds: Any = None
+    examples: int = 0
+    # After optimise(): the stages' results and the mAP before them.
+    stage_results: tuple = ()
+    before_stages: MeanAP | None = None
 
 
 def post_process(plan: Any, classes: int) -> Any:
@@ -304,7 +312,39 @@ def train(features: Any, split: DetectionSplit, plan: Any, say: Progress) -> Tra
     take = rng.permutation(len(split.train))[: max(1, min(plan.profile.convert.representative_samples,
                                                            len(split.train)))]
     calibration = split.train.images[np.sort(take)].astype(np.float32)
-    return TrainedDetector(detector.model, detector.anchors, phases, keras, trivial, calibration, post)
+    return TrainedDetector(detector.model, detector.anchors, phases, keras, trivial, calibration, post, train_ds,
+                           val_ds, len(train_set))
+
+
+def optimise(trained: TrainedDetector, split: DetectionSplit, plan: Any, say: Progress) -> TrainedDetector:
+    """The stages (prune, cluster, QAT) on the trained detector, each fine-tuned on the detection
+    loss; their mAP@.5 together is gated by ``max_stage_drop`` against the trained detector's."""
+    import dataclasses
+
+    from edgekit.errors import TrainingError
+    from edgekit.models.detector import losses
+    from edgekit.models.training import epoch_shape
+    from edgekit.optimization.run import run_stages
+
+    config = plan.config
+    if not config.stages:
+        return trained
+    model, results = run_stages(trained.model, config.stages, trained.train_ds, trained.val_ds, None,
+                                shape=epoch_shape(trained.examples, config.training.batch_size),
+                                patience=config.training.patience, progress=say, loss=losses(), metrics=())
+    staged = score(split.val.truth, keras_detections(model, split.val.images, trained.anchors, trained.post),
+                   split.val.class_names)
+    names = ", ".join(stage.name for stage in config.stages)
+    say.log(f"stages {names}: validation mAP@.5 {trained.keras.map50:.4f} -> {staged.map50:.4f}")
+    require_learned(staged, trained.trivial)
+    drop = trained.keras.map50 - staged.map50
+    if drop > config.accuracy.max_stage_drop:
+        raise TrainingError(f"the stages ({names}) cost {drop:.4f} validation mAP@.5 ({trained.keras.map50:.4f} -> "
+                            f"{staged.map50:.4f}; limit {config.accuracy.max_stage_drop:g} from --max-stage-drop). "
+                            "Try a lower --prune sparsity, more --cluster clusters, or more epochs for the stage in "
+                            "a recipe.")
+    return dataclasses.replace(trained, model=model, keras=staged, stage_results=tuple(results),
+                               before_stages=trained.keras)
 
 
 def require_learned(keras: MeanAP, trivial: MeanAP) -> None:

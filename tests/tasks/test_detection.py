@@ -69,6 +69,21 @@ def test_a_tiny_detector_learns_ends_in_the_post_process_op_and_runs_all_else_on
 
 
 @pytest.mark.slow
+def test_pruning_and_qat_apply_to_a_detector_and_the_tflite_keeps_the_zeros_and_the_map(digit_boxes, tmp_path):
+    report = edgekit.build(digit_boxes, out=tmp_path / "det", stages=[
+        {"kind": "prune", "sparsity": 0.5, "epochs": 6, "ramp_epochs": 2}, {"kind": "qat", "epochs": 4}],
+        **OPTIONS).report
+    assert [s["name"] for s in report["stages"]] == ["prune", "qat"]
+    stages, conversion = report["changes"]
+    assert stages["step"] == "stages" and stages["after"] == report["keras"]["staged_map50"]
+    assert conversion["before"] == stages["after"] and conversion["drop"] <= 0.02
+    # QAT kept the pruned zeros: most large kernels of the .tflite are half zeros.
+    big = [k for k in report["weights"] if np.prod(k["shape"]) >= 4096]
+    assert big and np.median([k["zero_fraction"] for k in big]) >= 0.45
+    assert check(tmp_path / "det" / "model.tflite", "edgetpu", compile=False).fully_supported
+
+
+@pytest.mark.slow
 def test_shuffled_boxes_fail_the_learned_check_and_write_nothing(tmp_path):
     data = tmp_path / "shuffled"
     write_digit_boxes(data, images=100, shuffle_boxes=True)
@@ -78,8 +93,8 @@ def test_shuffled_boxes_fail_the_learned_check_and_write_nothing(tmp_path):
 
 
 def test_detection_refuses_what_it_does_not_take_yet_before_reading_an_image(digit_boxes, tmp_path):
-    with pytest.raises(edgekit.ConfigError, match=r"--task detect does not take stages \(--prune"):
-        edgekit.build(digit_boxes, out=tmp_path / "o", stages=[{"kind": "qat"}], **OPTIONS)
+    with pytest.raises(edgekit.ConfigError, match=r"--task detect does not take --refit yet"):
+        edgekit.build(digit_boxes, out=tmp_path / "o", refit=True, **OPTIONS)
     with pytest.raises(edgekit.DataError, match="holds no detection data"):
         edgekit.build(tmp_path, out=tmp_path / "o", **OPTIONS)
     assert not (tmp_path / "o").exists()
