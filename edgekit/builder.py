@@ -216,7 +216,8 @@ def detect_steps(data: DataSource, features: Any, plan: Plan, work: Path, timing
     config = plan.config
     with timings.step("load_data"):
         split = detection.read_data(data, plan.image_size, val_split=config.data.val_split,
-                                    seed=config.training.seed, strict=config.data.strict, say=say)
+                                    seed=config.training.seed, strict=config.data.strict, say=say,
+                                    val_dir=config.data.val_dir)
     with timings.step("train"):
         trained = detection.train(features, split, plan, say)
         keras_facts = _save_float_model(trained.model, work / "model.keras")
@@ -240,7 +241,7 @@ def detect_steps(data: DataSource, features: Any, plan: Plan, work: Path, timing
         runtime = find_runtime()
         header = report_header("build", plan.profile, converted, verification, config.gates, target_check, runtime,
                                default_snr=False)
-        sections = detection.report_sections(split, trained, lite)
+        sections = detection.report_sections(split, trained, lite, config.data.val_dir)
         sections["validation"]["images"] = detection.write_detection_images(work, split, found)
         report = {
             **header,
@@ -290,7 +291,11 @@ def preflight(data: DataSource, config: BuildConfig) -> Plan:
         class_names = _check_detection_source(data, config)
     else:
         class_names = _check_data_source(data)
-    if config.data.val_dir is not None:
+    if config.data.val_dir is not None and config.model.task == Task.DETECT:
+        from edgekit.data.boxes import detect_format
+
+        detect_format(config.data.val_dir)
+    elif config.data.val_dir is not None:
         _check_folder(config.data.val_dir, "validation folder (--val-dir)")
         scan_image_folder(config.data.val_dir, class_names)
     check_output_dir(config.output.out)
@@ -664,7 +669,7 @@ def _check_detection_source(data: Any, config: BuildConfig) -> None:
                           f"{type(data).__name__} data")
     detect_format(data)
     unsupported = [name for name, given in (
-        ("--val-dir", config.data.val_dir is not None), ("--distill-from", config.distill is not None),
+        ("--distill-from", config.distill is not None),
         ("--refit", config.training.refit),
         ("--strategy", config.training.strategy != Strategy.DEFAULT)) if given]
     if unsupported:

@@ -72,6 +72,24 @@ def build_detector(backbone: Any, classes: int, *, frozen_batchnorm: bool = Fals
     return Detector(model, anchors_for(list(sizes)), sizes)
 
 
+def anchors_of(model: Any) -> np.ndarray:
+    """The anchors of a detector this module built (a saved model.keras, say), from the sizes
+    of the feature maps its box heads read."""
+    sizes = []
+    level = 0
+    while True:
+        try:
+            layer = model.get_layer(f"boxes{level}")
+        except ValueError:
+            break
+        shape = layer.output_shape if hasattr(layer, "output_shape") else layer.output.shape
+        sizes.append((int(shape[1]), int(shape[2])))
+        level += 1
+    if not sizes:
+        raise ValueError("not an edgekit detector: no layer boxes0")
+    return anchors_for(sizes)
+
+
 def targets(matched: list, classes: int) -> tuple[np.ndarray, np.ndarray]:
     """A batch of :class:`~edgekit.models.anchors.Matched` as the two outputs' training
     targets: boxes with a positive flag (n, anchors, 5), and one-hot classes with a weight

@@ -60,24 +60,42 @@ class DetectionSplit:
 
 
 def read_data(root: str | Path, image_size: tuple[int, int], *, val_split: float, seed: int, strict: bool,
-              say: Progress) -> DetectionSplit:
-    """The folder's images resized to ``image_size`` with their boxes, split by image."""
+              say: Progress, val_dir: str | Path | None = None) -> DetectionSplit:
+    """The folder's images resized to ``image_size`` with their boxes, split by image; or all
+    of them to train on, and ``val_dir``'s (the same classes, by name) to validate on."""
     found = read_boxes(root, strict=strict)
     for bad in found.bad:
         say.log(f"skipped box {bad.line()}")
     say.log(f"reading {len(found.images)} {found.format.value} images from {root} at {image_size[0]}x{image_size[1]}")
+    everything = _boxed(found, found.class_names, image_size)
+    if val_dir is None:
+        train_idx, val_idx = split_by_image(everything, val_split, seed)
+        split = DetectionSplit(everything.subset(train_idx), everything.subset(val_idx), found)
+    else:
+        held = read_boxes(val_dir, strict=strict)
+        unknown = sorted(set(held.class_names) - set(found.class_names))
+        if unknown:
+            raise DataError(f"validation folder {val_dir} has class {unknown[0]!r}, which {root} has not")
+        say.log(f"reading {len(held.images)} validation images from {val_dir}")
+        import dataclasses
+
+        split = DetectionSplit(everything, _boxed(held, found.class_names, image_size),
+                               dataclasses.replace(found, bad=found.bad + held.bad))
+    say.log(f"{len(found.class_names)} classes, {len(split.train)} training and {len(split.val)} validation images "
+            f"({sum(split.train.box_counts().values())} and {sum(split.val.box_counts().values())} boxes)")
+    return split
+
+
+def _boxed(found: DetectionSet, class_names: Sequence[str], image_size: tuple[int, int]) -> BoxedImages:
+    """``found``'s images at ``image_size`` with their boxes as fractions, classes by ``class_names``."""
+    index = [list(class_names).index(name) for name in found.class_names]
     images = np.stack([_load_stored(image.path, image_size) for image in found.images])
     truth = tuple(Truth(
         width=image.width, height=image.height,
         boxes=np.asarray([(b.y0 / image.height, b.x0 / image.width, b.y1 / image.height, b.x1 / image.width)
                           for b in image.boxes], np.float32).reshape(-1, 4),
-        classes=np.asarray([b.label for b in image.boxes], np.int64)) for image in found.images)
-    everything = BoxedImages(images, truth, found.class_names, tuple(image.path for image in found.images))
-    train_idx, val_idx = split_by_image(everything, val_split, seed)
-    split = DetectionSplit(everything.subset(train_idx), everything.subset(val_idx), found)
-    say.log(f"{len(found.class_names)} classes, {len(split.train)} training and {len(split.val)} validation images "
-            f"({sum(split.train.box_counts().values())} and {sum(split.val.box_counts().values())} boxes)")
-    return split
+        classes=np.asarray([index[b.label] for b in image.boxes], np.int64)) for image in found.images)
+    return BoxedImages(images, truth, tuple(class_names), tuple(image.path for image in found.images))
 
 
 def split_by_image(data: BoxedImages, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -476,13 +494,15 @@ def _drawn(box: np.ndarray) -> tuple[float, float, float, float]:
     return x0, y0, max(x0, x1), max(y0, y1)
 
 
-def report_sections(split: DetectionSplit, trained: TrainedDetector, lite: MeanAP) -> dict:
+def report_sections(split: DetectionSplit, trained: TrainedDetector, lite: MeanAP,
+                    val_dir: str | None = None) -> dict:
     """The detection parts of report.json: data, validation and the models' mAP."""
     found = split.everything
     keras_classes = trained.keras.per_class
     return {
         "data": {
-            "source": found.root, "format": found.format.value, "validation": "split by image",
+            "source": found.root, "format": found.format.value,
+            "validation": "split by image" if val_dir is None else str(val_dir),
             "classes": list(found.class_names),
             "train_images": len(split.train), "validation_images": len(split.val),
             "train_counts": split.train.box_counts(), "validation_counts": split.val.box_counts(),
