@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 DIGITS := samples/digits
 DEMO_OPTS := --recipe samples/digits.toml
 
-.PHONY: install demo test test-fast bench bench-accuracy bench-convert bench-estimate bench-tune ssh-server browser postgres clean
+.PHONY: install demo test test-fast bench bench-accuracy bench-convert bench-estimate bench-tune bench-detect ssh-server browser postgres clean
 
 install: $(STAMP)
 
@@ -100,3 +100,8 @@ postgres:
 
 clean:
 	rm -rf $(VENV) build $(DIGITS) .pytest_cache
+
+# edgekit's detector against a hand-written Keras SSD on a composite and a real box set
+# (the stardist wheel's nuclei image, fetched with pip download --no-deps: only its images are read).
+bench-detect: $(STAMP)
+	$(BIN)/python tools/bench_detect.py --json build/bench_detect/results.json
