@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from edgekit.errors import ConfigError
 
 
@@ -56,24 +54,19 @@ def evaluate_boxes(model: str | Path, data: str | Path, class_names: Sequence[st
     model's by name (``class_names``: the model's labels, in its class order)."""
     from edgekit.analyze import read_model
     from edgekit.data.boxes import read_boxes
-    from edgekit.detection_metrics import Truth, mean_ap
-    from edgekit.tasks.detection import _load_stored, tflite_detections
+    from edgekit.detection_metrics import mean_ap
+    from edgekit.tasks.detection import boxed, tflite_detections
 
     info = read_model(model)
     shape = info.main.tensors[info.main.inputs[0]].shape
     found = read_boxes(data, strict=strict)
     names = list(class_names) if class_names is not None else list(found.class_names)
-    unknown = [n for n in found.class_names if n not in names and found.box_counts().get(n)]
+    unknown = [n for n in found.class_names if n not in names]
     if unknown:
         raise ConfigError(f"{data} has class {unknown[0]!r}, which {model}'s labels do not name "
                           f"({', '.join(names)})")
-    index = {name: names.index(name) for name in found.class_names if name in names}
-    images = np.stack([_load_stored(image.path, (shape[1], shape[2])) for image in found.images])
-    truth = [Truth(image.width, image.height,
-                   np.asarray([(b.y0 / image.height, b.x0 / image.width, b.y1 / image.height, b.x1 / image.width)
-                               for b in image.boxes], np.float32).reshape(-1, 4),
-                   np.asarray([index[found.class_names[b.label]] for b in image.boxes], np.int64))
-             for image in found.images]
+    data = boxed(found, names, (shape[1], shape[2]))
+    images, truth = data.images, data.truth
     scored = mean_ap(truth, tflite_detections(Path(model), images), names)
     return BoxEvaluation(model=str(model), data=str(data), format=found.format.value, images=len(images),
                          boxes=sum(len(t.classes) for t in truth), class_names=tuple(names), map=scored.map,

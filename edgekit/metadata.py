@@ -494,15 +494,9 @@ def classifier_info(model: bytes, *, name: str, labels: Sequence[str], descripti
     classes = scores_shape[-1]
     if labels and len(labels) != classes:
         raise ConfigError(f"{len(labels)} labels for a model with {classes} class scores")
-    float_input = image_dtype == "FLOAT32"
-    channels = image_shape[-1]
     return ModelInfo(
         name=name, description=description, version=version, author=author, license=license,
-        inputs=(TensorInfo(name=input_name, description="Pixels 0-255; the model does its own preprocessing.",
-                           color_space="RGB" if channels == 3 else "GRAYSCALE",
-                           size=(int(image_shape[2]), int(image_shape[1])),
-                           mean=(0.0,) * channels if float_input else None,
-                           std=(1.0,) * channels if float_input else None),),
+        inputs=(_image_input(image_shape, image_dtype, input_name),),
         outputs=(TensorInfo(name=output_name, description="Probability of each class.", score_min=0.0,
                             score_max=1.0, labels=tuple(labels)),),
     )
@@ -518,16 +512,9 @@ def detector_info(model: bytes, *, name: str, labels: Sequence[str], description
     inputs, outputs = _io_tensors(_flatbuffer_part(model))
     if len(inputs) != 1 or len(outputs) != 4:
         raise ConfigError("detector metadata needs a model with one input and the post-process op's four outputs")
-    image_shape, image_dtype = inputs[0]
-    float_input = image_dtype == "FLOAT32"
-    channels = image_shape[-1]
     return ModelInfo(
         name=name, description=description, version=version, author=author, license=license,
-        inputs=(TensorInfo(name=input_name, description="Pixels 0-255; the model does its own preprocessing.",
-                           color_space="RGB" if channels == 3 else "GRAYSCALE",
-                           size=(int(image_shape[2]), int(image_shape[1])),
-                           mean=(0.0,) * channels if float_input else None,
-                           std=(1.0,) * channels if float_input else None),),
+        inputs=(_image_input(*inputs[0], input_name),),
         outputs=(TensorInfo(name="location", description="The locations of the detected boxes.",
                             bounding_box=(1, 0, 3, 2), value_range=(2, 2)),
                  TensorInfo(name="category", description="The categories of the detected boxes.",
@@ -537,6 +524,15 @@ def detector_info(model: bytes, *, name: str, labels: Sequence[str], description
         output_groups=(("detection_result", ("location", "category", "score")),),
         min_parser_version=DETECTOR_PARSER_VERSION,
     )
+
+
+def _image_input(shape: Sequence[int], dtype: str, name: str) -> TensorInfo:
+    """An edgekit model's image input: 0-255 pixels with the preprocessing inside the model,
+    so a float input's normalisation is mean 0, std 1 and a uint8 input needs none."""
+    float_input, channels = dtype == "FLOAT32", shape[-1]
+    return TensorInfo(name=name, description="Pixels 0-255; the model does its own preprocessing.",
+                      color_space="RGB" if channels == 3 else "GRAYSCALE", size=(int(shape[2]), int(shape[1])),
+                      mean=(0.0,) * channels if float_input else None, std=(1.0,) * channels if float_input else None)
 
 
 def _io_tensors(data: bytes) -> tuple[list, list]:

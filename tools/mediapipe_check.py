@@ -16,11 +16,13 @@ runner.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -109,6 +111,20 @@ def classify(python: Path, model: Path, images: list[Path]) -> list[dict]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@contextlib.contextmanager
+def _written(images: np.ndarray) -> Iterator[list[Path]]:
+    """The pixels as PNG files the client reads: edgekit's own resizing, so both sides see the same pixels."""
+    from PIL import Image
+
+    with tempfile.TemporaryDirectory() as scratch:
+        paths = []
+        for i, pixels in enumerate(images):
+            path = Path(scratch) / f"{i:04d}.png"
+            Image.fromarray(pixels).save(path)
+            paths.append(path)
+        yield paths
+
+
 def detect(python: Path, model: Path, images: list[Path]) -> list[list[dict]]:
     """ObjectDetector's detections of each image: box (x, y, width, height in pixels), class name, score."""
     done = subprocess.run([str(python), "-c", DETECT_CLIENT, str(model), *map(str, images)], capture_output=True,
@@ -125,14 +141,7 @@ def compare_detections(python: Path, model: Path, images: np.ndarray, labels: li
     from edgekit.tasks.detection import tflite_detections
 
     ours = tflite_detections(model, images)
-    with tempfile.TemporaryDirectory() as scratch:
-        from PIL import Image
-
-        paths = []
-        for i, p in enumerate(images):
-            path = Path(scratch) / f"{i:04d}.png"
-            Image.fromarray(p).save(path)
-            paths.append(path)
+    with _written(images) as paths:
         theirs = detect(python, model, paths)
     matched = total = 0
     height, width = images.shape[1:3]
@@ -163,14 +172,7 @@ def compare(python: Path, model: Path, data: Path, limit: int = 300) -> dict:
     folder = load_image_folder(data, (shape[1], shape[2]), class_names=labels)
     pick = np.linspace(0, len(folder) - 1, min(limit, len(folder))).astype(int)
     pixels = folder.images[pick]
-    with tempfile.TemporaryDirectory() as scratch:
-        from PIL import Image
-
-        paths = []
-        for i, p in enumerate(pixels):
-            path = Path(scratch) / f"{i:04d}.png"
-            Image.fromarray(p).save(path)
-            paths.append(path)
+    with _written(pixels) as paths:
         client = classify(python, model, paths)
     ours = predict(model, pixels).argmax(axis=1)
     signature = run_signature(model, {"image": pixels.astype(np.float32)})["scores"].argmax(axis=1)

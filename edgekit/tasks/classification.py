@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from edgekit._version import __version__
 from edgekit.data import LabelledImages, from_arrays, load_image_folder, stratified_split
 from edgekit.evaluation import class_results, mistakes
 from edgekit.progress import Progress
@@ -85,19 +84,10 @@ def metadata(plan: Any, split: Split) -> Callable[[bytes], Any]:
     """What the .tflite's metadata says, as a function of its bytes: names, the image input
     and the class names (metadata.classifier_info)."""
     from edgekit.metadata import classifier_info
+    from edgekit.tasks import model_card
 
-    settings, classes = plan.config.metadata, split.train.class_names
     source = Path(split.everything.root).name if split.everything.root else "arrays"
-    height, width = plan.image_size
-    shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
-    keywords = dict(
-        name=settings.model_name or f"{source} {plan.backbone.value}",
-        description=settings.model_description or (
-            f"Image classifier, {len(classes)} classes ({shown}); {plan.backbone.value} at {width}x{height}, "
-            f"built by edgekit {__version__} for {plan.profile.id}."),
-        version=settings.model_version, author=settings.model_author, license=settings.model_license,
-        labels=tuple(classes),
-    )
+    keywords = model_card(plan, split.train.class_names, source, kind="Image classifier")
     return lambda data: classifier_info(data, **keywords)
 
 

@@ -67,7 +67,7 @@ def read_data(root: str | Path, image_size: tuple[int, int], *, val_split: float
     for bad in found.bad:
         say.log(f"skipped box {bad.line()}")
     say.log(f"reading {len(found.images)} {found.format.value} images from {root} at {image_size[0]}x{image_size[1]}")
-    everything = _boxed(found, found.class_names, image_size)
+    everything = boxed(found, found.class_names, image_size)
     if val_dir is None:
         train_idx, val_idx = split_by_image(everything, val_split, seed)
         split = DetectionSplit(everything.subset(train_idx), everything.subset(val_idx), found)
@@ -79,14 +79,14 @@ def read_data(root: str | Path, image_size: tuple[int, int], *, val_split: float
         say.log(f"reading {len(held.images)} validation images from {val_dir}")
         import dataclasses
 
-        split = DetectionSplit(everything, _boxed(held, found.class_names, image_size),
+        split = DetectionSplit(everything, boxed(held, found.class_names, image_size),
                                dataclasses.replace(found, bad=found.bad + held.bad))
     say.log(f"{len(found.class_names)} classes, {len(split.train)} training and {len(split.val)} validation images "
             f"({sum(split.train.box_counts().values())} and {sum(split.val.box_counts().values())} boxes)")
     return split
 
 
-def _boxed(found: DetectionSet, class_names: Sequence[str], image_size: tuple[int, int]) -> BoxedImages:
+def boxed(found: DetectionSet, class_names: Sequence[str], image_size: tuple[int, int]) -> BoxedImages:
     """``found``'s images at ``image_size`` with their boxes as fractions, classes by ``class_names``."""
     index = [list(class_names).index(name) for name in found.class_names]
     images = np.stack([_load_stored(image.path, image_size) for image in found.images])
@@ -273,20 +273,11 @@ def source(model: Any, anchors: np.ndarray, post: Any) -> Any:
 def metadata(plan: Any, split: DetectionSplit) -> Any:
     """What the .tflite's metadata says, as a function of its bytes (metadata.detector_info):
     what MediaPipe Tasks' ObjectDetector needs to load it and name the classes."""
-    from edgekit._version import __version__
     from edgekit.metadata import detector_info
+    from edgekit.tasks import model_card
 
-    settings, classes = plan.config.metadata, split.train.class_names
-    source = Path(split.everything.root).name
-    height, width = plan.image_size
-    shown = ", ".join(classes[:10]) + (", ..." if len(classes) > 10 else "")
-    keywords = dict(
-        name=settings.model_name or f"{source} {plan.backbone.value} detector",
-        description=settings.model_description or (
-            f"Object detector, {len(classes)} classes ({shown}); {plan.backbone.value} SSD at {width}x{height}, "
-            f"built by edgekit {__version__} for {plan.profile.id}."),
-        version=settings.model_version, author=settings.model_author, license=settings.model_license,
-        labels=tuple(classes))
+    keywords = model_card(plan, split.train.class_names, Path(split.everything.root).name, kind="Object detector",
+                          name_suffix=" detector", architecture=" SSD")
     return lambda data: detector_info(data, **keywords)
 
 
