@@ -22,6 +22,8 @@ class TrialState(StrEnum):
     REJECTED = "rejected before training"
     FAILED = "failed"
     RUNNING = "running"
+    # Enqueued (a baseline, a retry) and not started when the search ended.
+    QUEUED = "queued, not run"
 
 
 @dataclass(frozen=True)
@@ -93,8 +95,10 @@ def rows_of(study: Any, *, max_latency_ms: float, max_bytes: float | None,
             state, reason = TrialState.CUT, attrs["stopped"]
         elif trial.state == Optuna.PRUNED:
             state, reason = TrialState.SCREENED_OUT, "successive halving: below the best third at its rung"
-        elif trial.state in (Optuna.RUNNING, Optuna.WAITING):
+        elif trial.state == Optuna.RUNNING:
             state, reason = TrialState.RUNNING, None
+        elif trial.state == Optuna.WAITING:
+            state, reason = TrialState.QUEUED, "the search ended before it started"
         else:
             state, reason = TrialState.FAILED, attrs.get("error", "failed")
         measured_ms, measured_on = attrs.get("measured_ms"), attrs.get("measured_on")
