@@ -118,6 +118,8 @@ def preflight(data: Any, config: TuneConfig) -> Plan:
     from edgekit.builder import preflight as build_preflight
 
     config.require_limits()
+    if config.build.model.task != "classify":
+        raise ConfigError("tune searches classifiers; --task detect is built with edgekit build for now")
     out = Path(config.output.out)
     _check_tune_dir(out)
     profile = load_target(config.target.target)

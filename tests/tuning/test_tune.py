@@ -25,6 +25,13 @@ def test_limits_nothing_can_meet_fail_before_training_with_the_fastest_and_small
     assert not out.exists()
 
 
+def test_a_detection_search_is_refused_in_one_line_before_anything_is_written(three_digits, tmp_path):
+    with pytest.raises(ConfigError, match="tune searches classifiers; --task detect is built with edgekit build"):
+        tune(three_digits, "rpi4", task="detect", max_latency_ms=5, trials=1, out=str(tmp_path / "t"),
+             progress=False)
+    assert not (tmp_path / "t").exists()
+
+
 def test_a_candidate_is_rejected_when_even_the_fast_end_of_its_band_misses_a_limit():
     from edgekit.tuning.candidates import Sized, rejection
 
