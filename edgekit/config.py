@@ -86,6 +86,9 @@ class ModelConfig(Section):
     alpha: float = option(1.0, "Width multiplier of the backbone.")
     dropout: float = option(0.2, "Dropout before the classifier, during training only.")
     max_detections: int = option(25, "--task detect: the most boxes the .tflite returns per image.")
+    box_copies: int = option(
+        3, "--task detect: flipped and cropped copies of each training image trained on as well, boxes moved "
+           "with the pixels (0: none; --augment applies to classifiers).")
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -96,6 +99,8 @@ class ModelConfig(Section):
         fraction(self, "dropout", high_open=True)
         if self.max_detections < 1:
             raise OptionError("max_detections", f"must be at least 1, got {self.max_detections}")
+        if self.box_copies < 0:
+            raise OptionError("box_copies", f"must not be negative, got {self.box_copies}")
 
     @property
     def resolved_weights(self) -> str:

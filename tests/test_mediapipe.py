@@ -72,7 +72,7 @@ def test_mediapipe_object_detector_loads_an_edgekit_detector_names_its_classes_a
     tool, python = client
     write_digit_boxes(tmp_path / "data", images=100)
     result = edgekit.build(tmp_path / "data", task="detect", target="edgetpu", out=tmp_path / "o",
-                           backbone="small_cnn", image_size=64, epochs=20, progress=False)
+                           backbone="small_cnn", image_size=64, epochs=20, box_copies=0, progress=False)
     labels = result.labels_path.read_text().split("\n")[:-1]
     split = detection.read_data(tmp_path / "data", (64, 64), val_split=0.2, seed=0, strict=False,
                                 say=edgekit.progress.Progress())

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -37,8 +38,12 @@ def _edgekit(*args: str) -> list[str]:
 
 
 def placement(tflite: Path) -> dict:
-    out, _ = _run(_edgekit("check", str(tflite), "--target", "edgetpu", "--json"))
-    report = json.loads(out)
+    # Exit status 1 is the verdict "does not run fully on the target", not a failure to check.
+    done = subprocess.run(_edgekit("check", str(tflite), "--target", "edgetpu", "--json"), capture_output=True,
+                          text=True)
+    if done.returncode not in (0, 1):
+        raise RuntimeError(f"edgekit check {tflite} exited {done.returncode}: {done.stderr[-2000:]}")
+    report = json.loads(done.stdout)
     report = report[0] if isinstance(report, list) else report
     off = [op["opcode"] for op in report["ops"] if op["placement"] != "target"]
     return {"fully_supported": report["fully_supported"], "off_the_edge_tpu": off}

@@ -106,7 +106,9 @@ def build(size, classes, keras):
     x = layers.Rescaling(1 / 255)(inputs)
     for i, f in enumerate((32, 32, 64, 128)):
         x = layers.Conv2D(f, 3, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        # Momentum 0.9 (PyTorch's default): with a few hundred images an epoch is ~20 steps, and
+        # Keras' 0.99 leaves the moving statistics far from the data for most of the run.
+        x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
         if i < 3:
             x = layers.MaxPooling2D()(x)
@@ -166,7 +168,7 @@ def main() -> int:
                  for w, h, b in train_t]
     fy = encode_targets(anchors, train_t + flipped_t, len(names))
     model.fit(flip.astype(np.float32), list(fy), validation_data=(val_x.astype(np.float32), list(val_y)),
-              epochs=args.epochs, batch_size=32, verbose=0,
+              epochs=args.epochs, batch_size=32, verbose=int(os.environ.get("SSD_VERBOSE", "0")),
               callbacks=[keras.callbacks.EarlyStopping(patience=10, restore_best_weights=True),
                          keras.callbacks.ReduceLROnPlateau(patience=4, factor=0.3)])
     args.out.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,9 @@ from edgekit.analyze import check
 from edgekit.errors import TrainingError
 from tests.conftest import write_digit_boxes
 
+# No augmented copies: the suite stays fast (tools/bench_detect.py measures what they add).
 OPTIONS = dict(task="detect", target="edgetpu", backbone="small_cnn", image_size=64, epochs=20, fine_tune_epochs=0,
-               progress=False)
+               box_copies=0, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -128,3 +129,25 @@ def test_the_tflite_post_process_decodes_as_the_numpy_decoder_does(tmp_path):
         np.testing.assert_allclose(f.scores, expected.scores, atol=1e-6)
         # The op's anchors are uint8 (a scale of max/255): boxes agree to a fraction of a pixel at 32 px.
         np.testing.assert_allclose(f.boxes, expected.boxes, atol=0.01)
+
+
+def test_augmented_copies_move_each_box_with_its_pixels():
+    """A white square on black: in every flipped and cropped copy, the moved box holds the square."""
+    from edgekit.detection_metrics import Truth
+    from edgekit.tasks.detection import BoxedImages, augmented
+
+    images = np.zeros((4, 64, 64, 3), np.uint8)
+    truth = []
+    for i, (y, x) in enumerate([(8, 8), (30, 20), (10, 40), (36, 36)]):
+        images[i, y:y + 16, x:x + 16] = 255
+        truth.append(Truth(64, 64, np.array([[y / 64, x / 64, (y + 16) / 64, (x + 16) / 64]], np.float32),
+                           np.array([0])))
+    copies = augmented(BoxedImages(images, tuple(truth), ("square",), ("a", "b", "c", "d")), 3, seed=0)
+    assert len(copies) == 16
+    for image, t in zip(copies.images[4:], copies.truth[4:]):
+        for y0, x0, y1, x1 in t.boxes:
+            inside = image[int(np.ceil(y0 * 64)) + 1:int(y1 * 64) - 1, int(np.ceil(x0 * 64)) + 1:int(x1 * 64) - 1]
+            assert inside.size and inside.mean() > 200
+        if len(t.boxes) == 0:
+            # The crop left too little of the square to keep its box: little of it is in view.
+            assert (image > 128).mean() < 0.5 * (16 * 16) / (64 * 64) * 1.6 ** 2
