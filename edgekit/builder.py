@@ -260,7 +260,8 @@ def detect_steps(data: DataSource, features: Any, plan: Plan, work: Path, timing
                                "staged_map": trained.keras.map, "staged_map50": trained.keras.map50}),
                       "accuracy": (trained.before_stages or trained.keras).map50, "file": "model.keras",
                       **keras_facts},
-            "changes": [*([Change(step="stages", before=trained.before_stages.map50, after=trained.keras.map50,
+            # Both on mAP@[.5:.95], as the gates judge them.
+            "changes": [*([Change(step="stages", before=trained.before_stages.map, after=trained.keras.map,
                                   limit=config.accuracy.max_stage_drop).to_dict()] if trained.before_stages else []),
                         verification.accuracy.to_dict()],
             "tflite": {**header["tflite"], "map": lite.map, "map50": lite.map50, "accuracy": lite.map50,

@@ -53,8 +53,8 @@ class AccuracyOptions(Section):
     max_stage_drop: float = option(
         0.05, "Fail when the optimisation stages together cost more validation accuracy than this.")
     max_map_drop: float = option(
-        0.02, "--task detect: fail when the .tflite's validation mAP@.5 is this much below the Keras "
-              "model's.")
+        0.02, "--task detect: fail when the .tflite's validation mAP@[.5:.95] (COCO's own) is this much "
+              "below the Keras model's.")
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -76,7 +76,7 @@ def test_pruning_and_qat_apply_to_a_detector_and_the_tflite_keeps_the_zeros_and_
         **OPTIONS).report
     assert [s["name"] for s in report["stages"]] == ["prune", "qat"]
     stages, conversion = report["changes"]
-    assert stages["step"] == "stages" and stages["after"] == report["keras"]["staged_map50"]
+    assert stages["step"] == "stages" and stages["after"] == report["keras"]["staged_map"]
     assert conversion["before"] == stages["after"] and conversion["drop"] <= 0.02
     # QAT kept the pruned zeros: most large kernels of the .tflite are half zeros.
     big = [k for k in report["weights"] if np.prod(k["shape"]) >= 4096]
