@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from edgekit.errors import ConfigError
+from edgekit.models.anchors import Detections
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,8 @@ def evaluate_boxes(model: str | Path, data: str | Path, class_names: Sequence[st
     """mAP of ``model`` on ``data`` (COCO, VOC or YOLO), the data's classes matched to the
     model's by name (``class_names``: the model's labels, in its class order)."""
     from edgekit.analyze import read_model
-    from edgekit.data.boxes import read_boxes
+    from edgekit.data.boxes import boxed, read_boxes
     from edgekit.detection_metrics import mean_ap
-    from edgekit.tasks.detection import boxed, tflite_detections
 
     info = read_model(model)
     shape = info.main.tensors[info.main.inputs[0]].shape
@@ -72,3 +74,14 @@ def evaluate_boxes(model: str | Path, data: str | Path, class_names: Sequence[st
                          boxes=sum(len(t.classes) for t in truth), class_names=tuple(names), map=scored.map,
                          map50=scored.map50, per_class=scored.per_class,
                          skipped=[{"image": b.image, "reason": b.reason} for b in found.bad])
+
+
+def tflite_detections(path: Path, images: np.ndarray) -> list[Detections]:
+    """The .tflite's detections: its four outputs by signature name, run by LiteRT."""
+    from edgekit.conversion.postprocess import OUTPUTS
+    from edgekit.inference import run_signature
+
+    out = run_signature(path, {"image": images.astype(np.float32)})
+    boxes, classes, scores, counts = (out[name] for name in OUTPUTS)
+    return [Detections(b[:int(n)].astype(np.float64), c[:int(n)].astype(np.int64), s[:int(n)].astype(np.float64))
+            for b, c, s, n in zip(boxes, classes, scores, counts.reshape(-1))]

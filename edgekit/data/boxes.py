@@ -23,9 +23,12 @@ import json
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
+
+import numpy as np
 
 from edgekit.data.images import is_image_file
+from edgekit.detection_metrics import Truth
 from edgekit.errors import DataError
 
 # A box may overhang its image by this many pixels: annotation tools round to whole
@@ -303,3 +306,52 @@ def _class_list(root: Path) -> list[str]:
             return [str(n) for n in names]
         raise DataError(f"{root / 'data.yaml'}: needs a 'names' list")
     return []
+
+
+# Images at a model's size with their boxes as fractions ----------------------------------
+
+@dataclass(frozen=True)
+class BoxedImages:
+    """Images at the model's input size with their true boxes (fractions of the image)."""
+
+    images: np.ndarray
+    truth: tuple[Truth, ...]
+    class_names: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, indices: Sequence[int]) -> "BoxedImages":
+        idx = list(indices)
+        return BoxedImages(self.images[idx], tuple(self.truth[i] for i in idx), self.class_names,
+                           tuple(self.sources[i] for i in idx))
+
+    def box_counts(self) -> dict[str, int]:
+        counts = np.bincount(np.concatenate([t.classes for t in self.truth] + [np.zeros(0, int)]).astype(int),
+                             minlength=len(self.class_names))
+        return {name: int(n) for name, n in zip(self.class_names, counts)}
+
+
+def boxed(found: DetectionSet, class_names: Sequence[str], image_size: tuple[int, int]) -> BoxedImages:
+    """``found``'s images at ``image_size`` with their boxes as fractions, classes by ``class_names``."""
+    index = [list(class_names).index(name) for name in found.class_names]
+    images = np.stack([load_stored(image.path, image_size) for image in found.images])
+    truth = tuple(Truth(
+        width=image.width, height=image.height,
+        boxes=np.asarray([(b.y0 / image.height, b.x0 / image.width, b.y1 / image.height, b.x1 / image.width)
+                          for b in image.boxes], np.float32).reshape(-1, 4),
+        classes=np.asarray([index[b.label] for b in image.boxes], np.int64)) for image in found.images)
+    return BoxedImages(images, truth, tuple(class_names), tuple(image.path for image in found.images))
+
+
+def load_stored(path: str, size: tuple[int, int]) -> np.ndarray:
+    """The image as stored (no EXIF rotation: annotation tools draw on the stored pixels),
+    as RGB at ``size`` (height, width)."""
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        rgb = picture.convert("RGB")
+        if rgb.size != (size[1], size[0]):
+            rgb = rgb.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+        return np.asarray(rgb, dtype=np.uint8)

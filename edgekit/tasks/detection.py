@@ -13,8 +13,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from edgekit.box_evaluation import tflite_detections
 from edgekit.conversion.postprocess import OUTPUTS
-from edgekit.data.boxes import DetectionSet, read_boxes
+from edgekit.data.boxes import BoxedImages, DetectionSet, boxed, read_boxes
 from edgekit.detection_metrics import MeanAP, Truth, mean_ap
 from edgekit.errors import DataError
 from edgekit.models.anchors import Detections, detect, match
@@ -25,29 +26,6 @@ from edgekit.progress import Progress
 MAX_ZOOM = 1.6
 # A box cut by a crop is kept while this much of it is left in the image.
 MIN_VISIBLE = 0.5
-
-
-@dataclass(frozen=True)
-class BoxedImages:
-    """Images at the model's input size with their true boxes (fractions of the image)."""
-
-    images: np.ndarray
-    truth: tuple[Truth, ...]
-    class_names: tuple[str, ...]
-    sources: tuple[str, ...]
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def subset(self, indices: Sequence[int]) -> "BoxedImages":
-        idx = list(indices)
-        return BoxedImages(self.images[idx], tuple(self.truth[i] for i in idx), self.class_names,
-                           tuple(self.sources[i] for i in idx))
-
-    def box_counts(self) -> dict[str, int]:
-        counts = np.bincount(np.concatenate([t.classes for t in self.truth] + [np.zeros(0, int)]).astype(int),
-                             minlength=len(self.class_names))
-        return {name: int(n) for name, n in zip(self.class_names, counts)}
 
 
 @dataclass(frozen=True)
@@ -83,18 +61,6 @@ def read_data(root: str | Path, image_size: tuple[int, int], *, val_split: float
     say.log(f"{len(found.class_names)} classes, {len(split.train)} training and {len(split.val)} validation images "
             f"({sum(split.train.box_counts().values())} and {sum(split.val.box_counts().values())} boxes)")
     return split
-
-
-def boxed(found: DetectionSet, class_names: Sequence[str], image_size: tuple[int, int]) -> BoxedImages:
-    """``found``'s images at ``image_size`` with their boxes as fractions, classes by ``class_names``."""
-    index = [list(class_names).index(name) for name in found.class_names]
-    images = np.stack([_load_stored(image.path, image_size) for image in found.images])
-    truth = tuple(Truth(
-        width=image.width, height=image.height,
-        boxes=np.asarray([(b.y0 / image.height, b.x0 / image.width, b.y1 / image.height, b.x1 / image.width)
-                          for b in image.boxes], np.float32).reshape(-1, 4),
-        classes=np.asarray([index[b.label] for b in image.boxes], np.int64)) for image in found.images)
-    return BoxedImages(images, truth, tuple(class_names), tuple(image.path for image in found.images))
 
 
 def split_by_image(data: BoxedImages, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -176,16 +142,6 @@ def keras_detections(model: Any, images: np.ndarray, anchors: np.ndarray, post: 
                    iou_threshold=post.iou_threshold) for b, s in zip(boxes, scores)]
 
 
-def tflite_detections(path: Path, images: np.ndarray) -> list[Detections]:
-    """The .tflite's detections: its four outputs by signature name, run by LiteRT."""
-    from edgekit.inference import run_signature
-
-    out = run_signature(path, {"image": images.astype(np.float32)})
-    boxes, classes, scores, counts = (out[name] for name in OUTPUTS)
-    return [Detections(b[:int(n)].astype(np.float64), c[:int(n)].astype(np.int64), s[:int(n)].astype(np.float64))
-            for b, c, s, n in zip(boxes, classes, scores, counts.reshape(-1))]
-
-
 def score(truth: Sequence[Truth], found: Sequence[Detections], class_names: Sequence[str]) -> MeanAP:
     return mean_ap(truth, found, class_names)
 
@@ -206,18 +162,6 @@ def trivial_map(train: BoxedImages, val: BoxedImages) -> MeanAP:
         found.append(Detections(np.stack([b for b, _ in per_class]), np.arange(len(per_class)),
                                 np.asarray([n / total for _, n in per_class])))
     return mean_ap(val.truth, found, val.class_names)
-
-
-def _load_stored(path: str, size: tuple[int, int]) -> np.ndarray:
-    """The image as stored (no EXIF rotation: annotation tools draw on the stored pixels),
-    as RGB at ``size`` (height, width)."""
-    from PIL import Image
-
-    with Image.open(path) as picture:
-        rgb = picture.convert("RGB")
-        if rgb.size != (size[1], size[0]):
-            rgb = rgb.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-        return np.asarray(rgb, dtype=np.uint8)
 
 
 # The pipeline's detection steps (builder.py calls these where a classifier's differ) ----
