@@ -317,7 +317,8 @@ def tune_summary(summary: dict, out: str) -> str:
         lines.append(f"best      trial {best['number']}: {best['model']}, validation accuracy "
                      f"{best['val_accuracy']:.4f}, {best['latency_ms']:.3f} ms ({best['latency_kind']}), "
                      f"{best['size_bytes']:,} bytes")
-        refit = ", refit on every image" if best.get("refit") else ""
+        refit = ", refit on every image" if best.get("refit") else (
+            f", not refit: {best['refit_skipped']}" if best.get("refit_skipped") else "")
         lines.append(f"output    {out}/best/{refit}  (replay: edgekit build DATA --recipe {out}/best/recipe.toml)")
     lines.append(f"report    {out}/report.html, {out}/trials.csv  ({summary['budget']['spent_seconds'] / 60:.1f} min)")
     return "\n".join(lines)

@@ -84,6 +84,11 @@ class SizeCache:
         except (FileNotFoundError, json.JSONDecodeError):
             return {}
 
+    def known(self, arch: Architecture) -> Sized | None:
+        """``arch`` as sized before, or None: nothing is converted."""
+        found = self._read().get(self._prefix + arch.key)
+        return None if found is None else Sized(**found)
+
     def get(self, arch: Architecture, build: Any, *, remote: str | None = None, ssh: Any = None,
             say: Progress | None = None) -> Sized:
         key = self._prefix + arch.key

@@ -80,6 +80,7 @@ def tune(data: Any, target: Any = None, /, *, config: TuneConfig | None = None, 
     profiler's SshSettings for ``remote``."""
     config = action_config(TuneConfig(), target, config, options)
     say = resolve(config.output.progress)
+    # --time-budget counts the whole command: the pre-flight and the sizing too.
     started = time.time()
     plan = dataclasses.replace(preflight(data, config), ssh=ssh)
     from edgekit.tuning.study import Clock, open_study, retry_abandoned, storage_for, worker_id
@@ -92,7 +93,7 @@ def tune(data: Any, target: Any = None, /, *, config: TuneConfig | None = None, 
         worker = worker_id()
         study = open_study(storage, config.search.study, seed=config.build.training.seed,
                            screen_epochs=config.search.screen_epochs)
-        clock = Clock(study, config.search.time_budget, worker).start()
+        clock = Clock(study, config.search.time_budget, worker).start(at=started)
         plan = size_space(plan, say)
     except EdgekitError:
         # Limits nothing can meet, or a storage that cannot be opened: nothing was searched,
@@ -106,7 +107,7 @@ def tune(data: Any, target: Any = None, /, *, config: TuneConfig | None = None, 
     run_trials(data, study, plan, clock, worker, say)
     device_ms = measure_finalists(study, plan, say)
     clock.mark()
-    result = write_outputs(data, study, plan, device_ms, say)
+    result = write_outputs(data, study, plan, device_ms, say, clock)
     say.log(f"search done in {time.time() - started:.1f}s here ({clock.spent():.1f}s in all)")
     return result
 
@@ -234,7 +235,10 @@ def baselines(plan: Plan) -> list[tuple[str, Choice]]:
 
 
 def enqueue_baselines(study: Any, plan: Plan, say: Progress) -> None:
-    """The baselines that fit the limits, queued ahead of the search (once per study)."""
+    """The baselines that may fit the limits, queued ahead of the search (once per study), the
+    cheapest first. A baseline not sized yet is sized when its trial comes, like any other
+    candidate, and rejected there if it misses the limits: sizing seven 224-pixel baselines
+    up front took 206 s of a 4-minute search on 2 cores, before anything trained."""
     from edgekit.tuning.candidates import SizeCache, rejection
 
     config = plan.config
@@ -247,17 +251,18 @@ def enqueue_baselines(study: Any, plan: Plan, say: Progress) -> None:
         if not plan.space.contains(choice):
             say.log(f"baseline {name}: outside the search space, not trained")
             continue
-        sized = cache.get(choice.architecture, config.build, remote=config.search.remote, ssh=plan.ssh, say=say)
-        why = rejection(sized, max_latency_ms=limits.max_latency_ms, max_bytes=limits.max_bytes,
-                        allow_cpu_fallback=config.target.allow_cpu_fallback, target=plan.profile.id)
-        if why is not None:
-            say.log(f"baseline {name}: {why}; not trained")
-            continue
-        fitting.append((name, choice, sized))
+        sized = cache.known(choice.architecture)
+        if sized is not None:
+            why = rejection(sized, max_latency_ms=limits.max_latency_ms, max_bytes=limits.max_bytes,
+                            allow_cpu_fallback=config.target.allow_cpu_fallback, target=plan.profile.id)
+            if why is not None:
+                say.log(f"baseline {name}: {why}; not trained")
+                continue
+        fitting.append((name, choice, _baseline_cost(choice.architecture, sized, plan, cache)))
     # The cheapest first: a short budget then ends with complete baselines rather than one
     # 224-pixel model cut part-way (on 2 cores a MobileNetV2 at 224 from scratch outlasted
     # a 4-minute budget and left no complete trial at all).
-    fitting.sort(key=lambda item: _cost(item[2]))
+    fitting.sort(key=lambda item: item[2])
     queued = []
     for name, choice, _ in fitting:
         study.enqueue_trial(plan.space.params(choice), user_attrs={"baseline": name}, skip_if_exists=True)
@@ -273,6 +278,25 @@ def _cost(sized: Any) -> float:
         if value is not None:
             return float(value)
     return float("inf")
+
+
+def _baseline_cost(arch: Any, sized: Any, plan: Plan, cache: Any) -> float:
+    """``sized``'s cost, or, unsized, its model's cheapest architecture's (sized by size_space)
+    scaled by pixels and by width squared, as a MobileNet's multiply-adds scale: an order to
+    train in, never a limit."""
+    if sized is not None:
+        return _cost(sized)
+    try:
+        cheapest = plan.space.cheapest(arch.backbone.value)
+    except (KeyError, ValueError):
+        return float("inf")
+    known = cache.known(dataclasses.replace(cheapest, weights="none"))
+    if known is None:
+        return float("inf")
+    scale = (arch.alpha / cheapest.alpha) ** 2
+    if arch.image_size and cheapest.image_size:
+        scale *= (arch.image_size / cheapest.image_size) ** 2
+    return _cost(known) * scale
 
 
 class TrialProgress(Progress):
@@ -493,14 +517,16 @@ def measure_finalists(study: Any, plan: Plan, say: Progress) -> dict[int, float]
     return known
 
 
-def write_outputs(data: Any, study: Any, plan: Plan, device_ms: dict[int, float], say: Progress) -> TuneResult:
+def write_outputs(data: Any, study: Any, plan: Plan, device_ms: dict[int, float], say: Progress,
+                  clock: Any = None) -> TuneResult:
     """trials.csv, tune.json, report.html, and the chosen trial's build in best/."""
     rows = _rows(study, plan, device_ms)
     best = chosen(rows)
-    best_dir = None
+    best_dir, refit = None, None
     if best is not None:
-        best_dir = _publish_best(data, best, study, plan, say)
-    summary = _summary(rows, best, plan, study)
+        refit = refit_decision(best, plan.config.search.refit, clock)
+        best_dir = _publish_best(data, best, study, plan, say, refit)
+    summary = _summary(rows, best, plan, study, refit)
     atomic_write(plan.out / "trials.csv", to_csv(rows))
     atomic_write(plan.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
     from edgekit.report.tune_page import Search, write_tune_html
@@ -520,7 +546,30 @@ def write_outputs(data: Any, study: Any, plan: Plan, device_ms: dict[int, float]
                       summary=summary)
 
 
-def _publish_best(data: Any, best: TrialRow, study: Any, plan: Plan, say: Progress) -> Path:
+@dataclass(frozen=True)
+class RefitDecision:
+    refit: bool
+    # Why best/ is not refit although --refit asked for it (the time budget), or None.
+    skipped: str | None = None
+
+
+def refit_decision(best: TrialRow, asked: bool, clock: Any) -> RefitDecision:
+    """Refit best/ when asked and when what is left of --time-budget covers it: a refit takes
+    about the chosen trial's own wall time (it replays the trial's epochs up to its best one, on
+    a quarter more images). A search that overran its budget by the refit's length is a
+    broken promise; the trial's own build, verified as every build is, is kept instead."""
+    if not asked:
+        return RefitDecision(False)
+    left = None if clock is None else clock.left()
+    needed = best.wall_seconds or 0.0
+    if left is not None and left < needed:
+        return RefitDecision(False, f"the time budget has {max(0.0, left):.0f} s left and the refit takes about "
+                                    f"{needed:.0f} s (trial {best.number}'s own build)")
+    return RefitDecision(True)
+
+
+def _publish_best(data: Any, best: TrialRow, study: Any, plan: Plan, say: Progress,
+                  decision: RefitDecision) -> Path:
     """best/: the chosen trial's recipe refit on every image (replaying the trial's recorded
     training when its folder is here), or with --no-refit the trial's own build (the same
     bytes a replay of its recipe gives). A trial built on another machine is built here."""
@@ -529,7 +578,9 @@ def _publish_best(data: Any, best: TrialRow, study: Any, plan: Plan, say: Progre
     source = plan.out / (best.folder or "")
     target = plan.out / "best"
     here = (source / "report.json").is_file()
-    refit = plan.config.search.refit
+    refit = decision.refit
+    if decision.skipped:
+        say.log(f"best/ is not refit: {decision.skipped}")
     if here and not refit:
         with atomic_output_dir(target) as work:
             shutil.rmtree(work)
@@ -546,7 +597,8 @@ def _publish_best(data: Any, best: TrialRow, study: Any, plan: Plan, say: Progre
     return target
 
 
-def _summary(rows: list[TrialRow], best: TrialRow | None, plan: Plan, study: Any) -> dict:
+def _summary(rows: list[TrialRow], best: TrialRow | None, plan: Plan, study: Any,
+             refit: RefitDecision | None = None) -> dict:
     from edgekit.report.header import SCHEMA_VERSION
     from edgekit.tuning.study import _sessions, _union, redacted
 
@@ -569,7 +621,8 @@ def _summary(rows: list[TrialRow], best: TrialRow | None, plan: Plan, study: Any
         "fixed": {name: _plain(value) for name, value, _ in config.build.options() if name in config.fixed},
         "counts": counts(rows),
         "rejected_before_training": rejected_reasons(rows),
-        "best": None if best is None else {**best.to_dict(), "folder": "best", "refit": config.search.refit},
+        "best": None if best is None else {**best.to_dict(), "folder": "best", "refit": bool(refit and refit.refit),
+                                           **({"refit_skipped": refit.skipped} if refit and refit.skipped else {})},
         "front": [r.to_dict() for r in front(rows)],
         "baselines": [r.to_dict() for r in rows if r.baseline],
         "finalists": [r.to_dict() for r in rows if r.measured_on and r.measured_on != "this machine"],

@@ -153,8 +153,9 @@ class Clock:
     # Seconds kept back for work after the last trial (refitting the chosen model).
     reserve: float = 0.0
 
-    def start(self) -> "Clock":
-        self.started = time.time()
+    def start(self, at: float | None = None) -> "Clock":
+        """Count from ``at`` (the command's start), or from now."""
+        self.started = time.time() if at is None else at
         self.spent_before = _union(_sessions(self.study, exclude=self._key()))
         self.mark()
         return self

@@ -111,3 +111,32 @@ def test_with_remote_the_finalists_are_measured_on_the_device_and_judged_by_that
     assert result.best.number == measured[0].number and result.best.latency_kind == f"measured on {remote}"
     assert json.loads((out / "tune.json").read_text())["finalists"][0]["number"] == measured[0].number
     assert "Estimate against measurement" in (out / "report.html").read_text()
+
+
+def _complete_row(number: int, wall_seconds: float):
+    from edgekit.tuning.results import TrialRow, TrialState
+
+    return TrialRow(number=number, state=TrialState.COMPLETE, baseline=None, model="small_cnn 1@32",
+                    backbone="small_cnn", weights="none", alpha=1.0, image_size=32, learning_rate=1e-3, dropout=0.2,
+                    stages="none", fidelity="full: 3 epochs", val_accuracy=0.9, keras_accuracy=0.9,
+                    estimated_ms=0.02, measured_ms=None, measured_on=None, size_bytes=1000, meets_limits=True,
+                    wall_seconds=wall_seconds, reason=None, folder="trials/0000", worker="w")
+
+
+def test_best_is_refit_only_when_the_time_budget_left_covers_the_trials_own_build_time():
+    import time
+
+    import optuna
+
+    from edgekit.tuning.search import refit_decision
+    from edgekit.tuning.study import Clock
+
+    study = optuna.create_study(direction="maximize")
+    # A 100 s budget begun 95 s ago: 5 s left.
+    clock = Clock(study, 100.0, "w").start(at=time.time() - 95)
+    assert refit_decision(_complete_row(3, 2.0), True, clock).refit
+    late = refit_decision(_complete_row(3, 30.0), True, clock)
+    assert not late.refit and "trial 3" in late.skipped and "30 s" in late.skipped
+    assert not refit_decision(_complete_row(3, 2.0), False, clock).refit
+    # --trials without --time-budget: nothing to overrun.
+    assert refit_decision(_complete_row(3, 30.0), True, Clock(study, None, "w").start()).refit
