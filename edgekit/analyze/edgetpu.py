@@ -9,11 +9,9 @@ cannot map; that op and every op after it run on the CPU (one partition only).
 
 from __future__ import annotations
 
-from typing import Any
-
 from edgekit.analyze.model import ModelInfo, Op, Tensor
 from edgekit.analyze.report import CheckReport, Placement
-from edgekit.analyze.rules import Rule, by_table, fused_activation, no_masks, report, row
+from edgekit.analyze.rules import HOST_REASON, Rule, by_table, fused_activation, host_by_design, no_masks, report, row
 from edgekit.targets import TargetProfile
 
 _INTEGER = {"INT8", "UINT8"}
@@ -93,17 +91,6 @@ def op_problem(model: ModelInfo, op: Op) -> str | None:
     return by_table(model, op, SUPPORTED, _tensor_problem)
 
 
-# A detector's box decoding and NMS: Coral's detection models end with it, and it runs on
-# the host CPU (Coral's answer in google-coral/edgetpu#515 on ssd_mobilenet_v2_coco_quant_
-# postprocess_edgetpu.tflite), where pycoral's detect.get_objects reads its four outputs.
-HOST_OPS = {"TFLite_Detection_PostProcess"}
-
-
-def _host_by_design(main: Any, position: int) -> bool:
-    """The op at ``position`` is a host op ending the graph: only host ops follow it."""
-    return all(op.opcode in HOST_OPS for op in main.ops[position:])
-
-
 def check_edgetpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
     issues = []
     main = model.main
@@ -121,9 +108,8 @@ def check_edgetpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
     first_unmapped: Op | None = None
     for position, op in enumerate(main.ops):
         problem = op_problem(model, op)
-        if first_unmapped is None and op.opcode in HOST_OPS and _host_by_design(main, position):
-            rows.append(row(model, op, Placement.HOST, "the detection post-processing (box decoding and NMS) runs "
-                                                       "on the host CPU, as in Coral's detection models"))
+        if first_unmapped is None and host_by_design(main.ops, position):
+            rows.append(row(model, op, Placement.HOST, HOST_REASON))
             continue
         if first_unmapped is not None:
             placement = Placement.CPU

@@ -22,7 +22,17 @@ from __future__ import annotations
 
 from edgekit.analyze.model import ModelInfo, Op, Tensor
 from edgekit.analyze.report import CheckReport, Placement
-from edgekit.analyze.rules import Rule, all_of, by_table, fused_activation, no_masks, report, row
+from edgekit.analyze.rules import (
+    HOST_REASON,
+    Rule,
+    all_of,
+    by_table,
+    fused_activation,
+    host_by_design,
+    no_masks,
+    report,
+    row,
+)
 from edgekit.targets import TargetProfile
 
 _RUNTIME_TYPES = {"FLOAT32", "FLOAT16", "INT8", "UINT8"}
@@ -217,7 +227,10 @@ def check_gpu(model: ModelInfo, profile: TargetProfile) -> CheckReport:
                      "converts for a GPU")
     rows = []
     for sg in model.subgraphs:
-        for op in sg.ops:
+        for position, op in enumerate(sg.ops):
+            if sg.index == 0 and host_by_design(sg.ops, position):
+                rows.append(row(model, op, Placement.HOST, HOST_REASON))
+                continue
             problem = op_problem(model, op)
             if sg.index > 0 and problem is None:
                 problem = "in a secondary subgraph, which the GPU delegate does not take"

@@ -27,6 +27,22 @@ class Registered:
     confirm: Callable[..., CheckReport] | None = None
 
 
+# A detector's box decoding and NMS: Coral's detection models end with it, and it runs on
+# the host CPU (Coral's answer in google-coral/edgetpu#515 on ssd_mobilenet_v2_coco_quant_
+# postprocess_edgetpu.tflite), where pycoral's detect.get_objects reads its four outputs.
+# A GPU delegate leaves it to the CPU in the same way and runs the rest ("98 operations will
+# run on the GPU, and the remaining 1 operations will run on the CPU", asus4/tf-lite-unity-
+# sample#66), which is how MediaPipe's ObjectDetector runs an SSD on a GPU.
+HOST_OPS = {"TFLite_Detection_PostProcess"}
+HOST_REASON = ("the detection post-processing (box decoding and NMS) runs on the host CPU after the rest, as in "
+               "Coral's and MediaPipe's detectors")
+
+
+def host_by_design(ops: list[Op], position: int) -> bool:
+    """The op at ``position`` is a host op ending the graph: only host ops follow it."""
+    return ops[position].opcode in HOST_OPS and all(op.opcode in HOST_OPS for op in ops[position:])
+
+
 def row(model: ModelInfo, op: Op, placement: Placement = Placement.TARGET, reason: str | None = None, *,
         detail: str | None = None, follows_fallback: bool = False) -> OpCheck:
     """The table row for ``op``: where it runs and why, with its Keras layer and MACs."""
