@@ -670,7 +670,6 @@ def _check_detection_source(data: Any, config: BuildConfig) -> None:
                           f"{type(data).__name__} data")
     detect_format(data)
     unsupported = [name for name, given in (
-        ("--distill-from", config.distill is not None),
         ("--refit", config.training.refit),
         ("--strategy", config.training.strategy != Strategy.DEFAULT)) if given]
     if unsupported:
@@ -743,11 +742,9 @@ def _joined(train: LabelledImages, val: LabelledImages) -> LabelledImages:
 
 
 def _calibration_images(train: LabelledImages, count: int, seed: int) -> np.ndarray:
-    # Drawn across the whole training split (not its first N files, which sort by class)
-    # so every class contributes to the activation ranges.
-    rng = np.random.default_rng(seed)
-    take = rng.permutation(len(train))[: max(1, min(count, len(train)))]
-    return train.images[np.sort(take)].astype(np.float32)
+    from edgekit.conversion.samples import calibration_draw
+
+    return calibration_draw(train.images, count, seed)
 
 
 def _data_summary(split: Split, val_dir: str | None) -> dict:

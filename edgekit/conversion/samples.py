@@ -143,3 +143,12 @@ def _check(samples: Samples, inputs: Sequence[Port], where: str, limit: int) -> 
             raise DataError(f"{where}: samples for {port.name} hold NaN or infinite values")
         out[port.name] = value[:limit].astype(port.dtype)
     return out
+
+
+def calibration_draw(images: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """``count`` of ``images`` drawn at random, in their order, as float32: the calibration
+    set of a build. Drawn across the whole training split (not its first N files, which sort
+    by class) so every class contributes to the activation ranges."""
+    rng = np.random.default_rng(seed)
+    take = rng.permutation(len(images))[: max(1, min(count, len(images)))]
+    return images[np.sort(take)].astype(np.float32)
