@@ -150,10 +150,12 @@ def _stage_options(command: Any) -> Any:
         click.option("--qat", is_flag=True,
                      help="Quantisation-aware training stage (PQAT/CQAT/PCQAT after pruning/clustering)."),
         click.option("--distill-from", default=None, metavar="MODEL.keras|self",
-                     help="Teacher for knowledge distillation: a .keras classifier, or 'self' (the float model "
-                          "teaches the optimisation stages)."),
+                     help="Teacher for knowledge distillation: a .keras model of the same task (a classifier, or "
+                          "with --task detect a detector edgekit built, on the student's anchors), or 'self' (the "
+                          "float model teaches the optimisation stages)."),
         click.option("--distill-temperature", type=float, default=_default(Distill, "temperature"),
-                     show_default=True, help="Softmax temperature of the teacher's and the student's scores."),
+                     show_default=True,
+                     help="Temperature of the teacher's and the student's scores (softmax, or a detector's sigmoid)."),
         click.option("--distill-alpha", type=float, default=_default(Distill, "alpha"), show_default=True,
                      help="Weight of the label loss; the rest matches the teacher."),
     ]

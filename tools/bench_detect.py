@@ -9,6 +9,9 @@ val/, and are scored on test/, which neither touched:
                  --image-size S`, nothing else set
     (s) script   tools/plain_keras_ssd.py on the same folders (the same small CNN layers, from scratch)
 
+With --distill, distillation on the same anchors: a teacher twice as wide (--alpha 2), a
+student half as wide (--alpha 0.5) alone, and the student with --distill-from the teacher.
+
 Reported: int8 .tflite mAP@.5 and mAP@[.5:.95] on test (pycocotools), the float model's
 beside it, size, latency on this machine (`edgekit profile`), and the Edge TPU check.
 
@@ -73,11 +76,11 @@ def float_map(folder: Path, test: Path) -> dict:
     return {"map": scored.map, "map50": scored.map50}
 
 
-def edgekit_row(root: Path, out: Path) -> dict:
+def edgekit_row(root: Path, out: Path, *extra: str) -> dict:
     if not (out / "report.json").is_file():
         _, wall = _run(_edgekit("build", str(root / "train"), "--task", "detect", "--val-dir", str(root / "val"),
                                 "--target", "edgetpu", "--backbone", "small_cnn", "--image-size", str(SIZE),
-                                "--out", str(out), "--quiet"))
+                                "--out", str(out), "--quiet", *extra))
     else:
         wall = json.loads((out / "report.json").read_text())["wall_seconds"]
     evaluation, _ = _run(_edgekit("eval", str(out / "model.tflite"), str(root / "test"), "--json"))
@@ -108,6 +111,9 @@ def main() -> int:
     parser.add_argument("--sets", default="digits,nuclei")
     parser.add_argument("--work", default="build/bench_detect")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--distill", action="store_true",
+                        help="Also: a wide teacher (small_cnn alpha 2), a narrow student (alpha 0.5) alone, and the "
+                             "same student distilled from the teacher (--distill-from), all on the same anchors.")
     args = parser.parse_args()
     work = Path(args.work)
     results = {}
@@ -115,8 +121,14 @@ def main() -> int:
         root = detection_data.SETS[name](work / "data")
         results[name] = {"edgekit": edgekit_row(root, work / "out" / name / "edgekit"),
                          "script": script_row(root, work / "out" / name / "script")}
-        for kind in ("edgekit", "script"):
-            print(line(name, kind, results[name][kind]), flush=True)
+        if args.distill:
+            out = work / "out" / name
+            results[name]["teacher"] = edgekit_row(root, out / "teacher", "--alpha", "2")
+            results[name]["student"] = edgekit_row(root, out / "student", "--alpha", "0.5")
+            results[name]["distilled"] = edgekit_row(root, out / "distilled", "--alpha", "0.5", "--distill-from",
+                                                     str(out / "teacher" / "model.keras"))
+        for kind, row in results[name].items():
+            print(line(name, kind, row), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
     return 0

@@ -137,7 +137,17 @@ def targets_dataset(data: BoxedImages, anchors: np.ndarray, *, batch_size: int, 
 def keras_detections(model: Any, images: np.ndarray, anchors: np.ndarray, post: Any,
                      batch_size: int = 32) -> list[Detections]:
     """The Keras model's detections, decoded as the post-process op decodes them."""
+    return decoded(head_predictions(model, images, batch_size), anchors, post)
+
+
+def head_predictions(model: Any, images: np.ndarray, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """The Keras model's two head outputs (box encodings, class scores) on ``images``."""
     boxes, scores = model.predict(images.astype(np.float32), batch_size=batch_size, verbose=0)
+    return np.asarray(boxes), np.asarray(scores)
+
+
+def decoded(outputs: tuple[np.ndarray, np.ndarray], anchors: np.ndarray, post: Any) -> list[Detections]:
+    boxes, scores = outputs
     return [detect(b, s, anchors, max_detections=post.max_detections, score_threshold=post.score_threshold,
                    iou_threshold=post.iou_threshold) for b, s in zip(boxes, scores)]
 
@@ -190,6 +200,8 @@ class TrainedDetector:
     # After optimise(): the stages' results and the mAP before them.
     stage_results: tuple = ()
     before_stages: MeanAP | None = None
+    # The model's head outputs on the validation images, which verify() compares the .tflite's with.
+    val_outputs: tuple | None = None
 
 
 def post_process(plan: Any, classes: int) -> Any:
@@ -253,21 +265,29 @@ def train(features: Any, split: DetectionSplit, plan: Any, say: Progress) -> Tra
                                seed=training.seed)
     val_ds = targets_dataset(split.val, detector.anchors, batch_size=training.batch_size, training=False,
                              seed=training.seed)
+    wrap = None
+    distill = config.distill
+    if distill is not None and distill.teacher != "self":
+        from edgekit.optimization.distill import detection_distiller, load_detector_teacher
+
+        teacher = load_detector_teacher(distill.teacher, split.train.class_names, detector.anchors,
+                                        trust=config.trust_model_code)
+        say.log(f"distilling from {distill.teacher} (temperature {distill.temperature:g}, alpha {distill.alpha:g})")
+        wrap = lambda student: detection_distiller(student, teacher, distill)  # noqa: E731
     phases = train_phases(detector.model, train_ds, val_ds, training, pretrained=plan.weights.pretrained,
-                          progress=say, examples=len(train_set), loss=losses(), metrics=())
+                          progress=say, examples=len(train_set), loss=losses(), metrics=(), wrap=wrap)
     post = post_process(plan, classes)
-    keras = score(split.val.truth, keras_detections(detector.model, split.val.images, detector.anchors, post),
-                  split.val.class_names)
+    outputs = head_predictions(detector.model, split.val.images)
+    keras = score(split.val.truth, decoded(outputs, detector.anchors, post), split.val.class_names)
     trivial = trivial_map(split.train, split.val)
     say.log(f"keras validation mAP@.5 {keras.map50:.4f}, mAP@[.5:.95] {keras.map:.4f} on {len(split.val)} images "
             f"(a trivial detector: mAP@.5 {trivial.map50:.4f})")
     require_learned(keras, trivial)
-    rng = np.random.default_rng(training.seed)
-    take = rng.permutation(len(split.train))[: max(1, min(plan.profile.convert.representative_samples,
-                                                           len(split.train)))]
-    calibration = split.train.images[np.sort(take)].astype(np.float32)
+    from edgekit.conversion.samples import calibration_draw
+
+    calibration = calibration_draw(split.train.images, plan.profile.convert.representative_samples, training.seed)
     return TrainedDetector(detector.model, detector.anchors, phases, keras, trivial, calibration, post, train_ds,
-                           val_ds, len(train_set))
+                           val_ds, len(train_set), val_outputs=outputs)
 
 
 def optimise(trained: TrainedDetector, split: DetectionSplit, plan: Any, say: Progress) -> TrainedDetector:
@@ -283,11 +303,25 @@ def optimise(trained: TrainedDetector, split: DetectionSplit, plan: Any, say: Pr
     config = plan.config
     if not config.stages:
         return trained
+    wrap = None
+    if config.distill is not None and config.distill.teacher == "self":
+        from edgekit._tf import keras_module
+        from edgekit.optimization.distill import detection_distiller
+
+        # The trained float detector teaches the stages: a frozen copy, as the stages change
+        # the weights they share with it.
+        teacher = keras_module().models.clone_model(trained.model)
+        teacher.set_weights(trained.model.get_weights())
+        teacher.trainable = False
+        say.log(f"the trained detector teaches the stages (temperature {config.distill.temperature:g}, alpha "
+                f"{config.distill.alpha:g})")
+        wrap = lambda student: detection_distiller(student, teacher, config.distill)  # noqa: E731
     model, results = run_stages(trained.model, config.stages, trained.train_ds, trained.val_ds, None,
                                 shape=epoch_shape(trained.examples, config.training.batch_size),
-                                patience=config.training.patience, progress=say, loss=losses(), metrics=())
-    staged = score(split.val.truth, keras_detections(model, split.val.images, trained.anchors, trained.post),
-                   split.val.class_names)
+                                patience=config.training.patience, progress=say, loss=losses(), metrics=(),
+                                wrap=wrap)
+    outputs = head_predictions(model, split.val.images)
+    staged = score(split.val.truth, decoded(outputs, trained.anchors, trained.post), split.val.class_names)
     names = ", ".join(stage.name for stage in config.stages)
     say.log(f"stages {names}: validation mAP@[.5:.95] {trained.keras.map:.4f} -> {staged.map:.4f}, mAP@.5 "
             f"{trained.keras.map50:.4f} -> {staged.map50:.4f}")
@@ -299,7 +333,7 @@ def optimise(trained: TrainedDetector, split: DetectionSplit, plan: Any, say: Pr
                             "Try a lower --prune sparsity, more --cluster clusters, or more epochs for the stage in "
                             "a recipe.")
     return dataclasses.replace(trained, model=model, keras=staged, stage_results=tuple(results),
-                               before_stages=trained.keras)
+                               before_stages=trained.keras, val_outputs=outputs)
 
 
 def require_learned(keras: MeanAP, trivial: MeanAP) -> None:
@@ -321,7 +355,7 @@ def verify(tflite_path: Path, trained: TrainedDetector, split: DetectionSplit, m
 
     found = tflite_detections(tflite_path, split.val.images)
     lite = score(split.val.truth, found, split.val.class_names)
-    expected = trained.model.predict(split.val.images.astype(np.float32), verbose=0)
+    expected = trained.val_outputs or head_predictions(trained.model, split.val.images)
     got = head_outputs(tflite_path, split.val.images)
     from edgekit.models.detector import BOXES, SCORES
 

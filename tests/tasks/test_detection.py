@@ -25,10 +25,17 @@ def digit_boxes(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def tiny_detector(digit_boxes, tmp_path_factory):
+    """The tiny detector built once: its folder and report."""
+    out = tmp_path_factory.mktemp("tiny_detector") / "det"
+    return out, edgekit.build(digit_boxes, out=out, **OPTIONS).report
+
+
 @pytest.mark.slow
-def test_a_tiny_detector_learns_ends_in_the_post_process_op_and_runs_all_else_on_the_edge_tpu(digit_boxes, tmp_path):
-    out = tmp_path / "det"
-    report = edgekit.build(digit_boxes, out=out, **OPTIONS).report
+def test_a_tiny_detector_learns_ends_in_the_post_process_op_and_runs_all_else_on_the_edge_tpu(digit_boxes,
+                                                                                              tiny_detector):
+    out, report = tiny_detector
     keras, lite, validation = report["keras"], report["tflite"], report["validation"]
     # Learned: well above a detector that ignores the pixels.
     assert keras["map50"] >= validation["trivial_map50"] + 0.1
@@ -46,6 +53,9 @@ def test_a_tiny_detector_learns_ends_in_the_post_process_op_and_runs_all_else_on
     assert ops.fully_supported
     assert [op.opcode for op in ops.ops if op.placement.value != "target"] == ["TFLite_Detection_PostProcess"]
     assert ops.ops[-1].placement.value == "host"
+    # A GPU delegate takes the same graph and leaves only the post-process op to the CPU.
+    on_gpu = check(out / "model.tflite", "gpu")
+    assert on_gpu.fully_supported and [op.placement.value for op in on_gpu.ops].count("host") == 1
     # The command line says so too, with exit 0, and names the op.
     done = subprocess.run([sys.executable, "-m", "edgekit", "check", str(out / "model.tflite"), "--target", "edgetpu"],
                           capture_output=True, text=True)
@@ -70,10 +80,12 @@ def test_a_tiny_detector_learns_ends_in_the_post_process_op_and_runs_all_else_on
 
 
 @pytest.mark.slow
-def test_pruning_and_qat_apply_to_a_detector_and_the_tflite_keeps_the_zeros_and_the_map(digit_boxes, tmp_path):
+def test_pruning_and_qat_taught_by_the_detector_apply_and_the_tflite_keeps_the_zeros_and_the_map(digit_boxes, tmp_path):
+    # The trained detector teaches the stages (distillation from self).
     report = edgekit.build(digit_boxes, out=tmp_path / "det", stages=[
         {"kind": "prune", "sparsity": 0.5, "epochs": 6, "ramp_epochs": 2}, {"kind": "qat", "epochs": 4}],
-        **OPTIONS).report
+        distill={"teacher": "self"}, **OPTIONS).report
+    assert report["recipe"]["distill"]["teacher"] == "self"
     assert [s["name"] for s in report["stages"]] == ["prune", "qat"]
     stages, conversion = report["changes"]
     assert stages["step"] == "stages" and stages["after"] == report["keras"]["staged_map"]
@@ -82,6 +94,21 @@ def test_pruning_and_qat_apply_to_a_detector_and_the_tflite_keeps_the_zeros_and_
     big = [k for k in report["weights"] if np.prod(k["shape"]) >= 4096]
     assert big and np.median([k["zero_fraction"] for k in big]) >= 0.45
     assert check(tmp_path / "det" / "model.tflite", "edgetpu", compile=False).fully_supported
+
+
+@pytest.mark.slow
+def test_a_detector_student_learns_from_a_detector_teacher_on_the_same_anchors_and_no_other(digit_boxes, tiny_detector,
+                                                                                            tmp_path):
+    teacher = tiny_detector[0] / "model.keras"
+    taught = edgekit.build(digit_boxes, out=tmp_path / "student", distill={"teacher": str(teacher)},
+                           **{**OPTIONS, "alpha": 0.5, "epochs": 12}).report
+    assert taught["recipe"]["distill"]["teacher"] == str(teacher)
+    assert taught["keras"]["map50"] >= taught["validation"]["trivial_map50"] + 0.1
+    # A student of another input size has other anchors: refused in one line, before training.
+    with pytest.raises(edgekit.ConfigError, match=r"anchors, not the student's .* --image-size"):
+        edgekit.build(digit_boxes, out=tmp_path / "other", distill={"teacher": str(teacher)},
+                      **{**OPTIONS, "image_size": 96})
+    assert not (tmp_path / "other").exists()
 
 
 @pytest.mark.slow
