@@ -11,6 +11,7 @@ val/, and are scored on test/, which neither touched:
 
 With --distill, distillation on the same anchors: a teacher twice as wide (--alpha 2), a
 student half as wide (--alpha 0.5) alone, and the student with --distill-from the teacher.
+With --self-distill, the stages (--prune 0.5 --qat) alone and taught by the trained detector.
 
 Reported: int8 .tflite mAP@.5 and mAP@[.5:.95] on test (pycocotools), the float model's
 beside it, size, latency on this machine (`edgekit profile`), and the Edge TPU check.
@@ -114,6 +115,9 @@ def main() -> int:
     parser.add_argument("--distill", action="store_true",
                         help="Also: a wide teacher (small_cnn alpha 2), a narrow student (alpha 0.5) alone, and the "
                              "same student distilled from the teacher (--distill-from), all on the same anchors.")
+    parser.add_argument("--self-distill", action="store_true",
+                        help="Also: the edgekit build with --prune 0.5 --qat, alone and taught by the trained "
+                             "detector (--distill-from self).")
     args = parser.parse_args()
     work = Path(args.work)
     results = {}
@@ -127,6 +131,11 @@ def main() -> int:
             results[name]["student"] = edgekit_row(root, out / "student", "--alpha", "0.5")
             results[name]["distilled"] = edgekit_row(root, out / "distilled", "--alpha", "0.5", "--distill-from",
                                                      str(out / "teacher" / "model.keras"))
+        if args.self_distill:
+            out = work / "out" / name
+            results[name]["staged"] = edgekit_row(root, out / "staged", "--prune", "0.5", "--qat")
+            results[name]["staged+self"] = edgekit_row(root, out / "staged-self", "--prune", "0.5", "--qat",
+                                                        "--distill-from", "self")
         for kind, row in results[name].items():
             print(line(name, kind, row), flush=True)
     if args.json:

