@@ -104,6 +104,7 @@ clean:
 	rm -rf $(VENV) build $(DIGITS) .pytest_cache
 
 # edgekit's detector against a hand-written Keras SSD on a composite and a real box set
-# (the stardist wheel's nuclei image, fetched with pip download --no-deps: only its images are read).
+# (the stardist wheel's nuclei image, fetched with pip download --no-deps: only its images are read),
+# and what a teacher adds to a narrow student and to the stages.
 bench-detect: $(STAMP)
-	$(BIN)/python tools/bench_detect.py --json build/bench_detect/results.json
+	$(BIN)/python tools/bench_detect.py --distill --self-distill --json build/bench_detect/results.json
