@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,8 @@ class Sized:
     high_ms: float | None = None
     # On the device (--remote), for a target without a cost model.
     measured_ms: float | None = None
+    # How long sizing took: converting the trained model takes about twice as long.
+    seconds: float | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -114,6 +117,7 @@ def size_up(arch: Architecture, profile: TargetProfile, classes: int, build: Any
     from edgekit.models.backbones import WeightsKind, WeightsSpec
     from edgekit.tasks import classification as task
 
+    started = time.perf_counter()
     keras = keras_module()
     keras.backend.clear_session()
     # Random weights have the ops, shapes and sizes of pretrained ones; only a .keras
@@ -140,7 +144,7 @@ def size_up(arch: Architecture, profile: TargetProfile, classes: int, build: Any
         elif remote is not None:
             facts["measured_ms"] = measure_on_device(path, profile, remote, ssh)
     keras.backend.clear_session()
-    return Sized(key=key or arch.key, **facts)
+    return Sized(key=key or arch.key, seconds=round(time.perf_counter() - started, 2), **facts)
 
 
 def measure_on_device(path: Path, profile: TargetProfile, remote: str, ssh: Any = None) -> float:

@@ -174,9 +174,10 @@ class Clock:
     def left(self) -> float | None:
         return None if self.budget is None else self.budget - self.spent()
 
-    def out_of_time(self) -> bool:
+    def out_of_time(self, extra: float = 0.0) -> bool:
+        """Too little left beyond the reserve, and beyond ``extra`` seconds still to spend."""
         left = self.left()
-        return left is not None and left <= self.reserve
+        return left is not None and left <= self.reserve + extra
 
 
 def _sessions(study: Any, exclude: str) -> list[tuple[float, float]]:
