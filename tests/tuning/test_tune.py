@@ -123,7 +123,7 @@ def _complete_row(number: int, wall_seconds: float):
                     wall_seconds=wall_seconds, reason=None, folder="trials/0000", worker="w")
 
 
-def test_best_is_refit_only_when_the_time_budget_left_covers_the_trials_own_build_time():
+def test_best_is_refit_and_a_trial_goes_on_only_when_the_time_budget_left_covers_them():
     import time
 
     import optuna
@@ -138,5 +138,7 @@ def test_best_is_refit_only_when_the_time_budget_left_covers_the_trials_own_buil
     late = refit_decision(_complete_row(3, 30.0), True, clock)
     assert not late.refit and "trial 3" in late.skipped and "30 s" in late.skipped
     assert not refit_decision(_complete_row(3, 2.0), False, clock).refit
+    # A trial whose conversion would outlast what is left is stopped at an epoch's end.
+    assert not clock.out_of_time() and clock.out_of_time(extra=10.0)
     # --trials without --time-budget: nothing to overrun.
     assert refit_decision(_complete_row(3, 30.0), True, Clock(study, None, "w").start()).refit
