@@ -41,7 +41,7 @@ class Sized:
     high_ms: float | None = None
     # On the device (--remote), for a target without a cost model.
     measured_ms: float | None = None
-    # How long sizing took: converting the trained model takes about twice as long.
+    # How long sizing took: a trained build of it spends a few times that after its last epoch.
     seconds: float | None = None
 
     def to_dict(self) -> dict:
