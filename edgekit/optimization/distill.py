@@ -21,8 +21,8 @@ from edgekit.tables import check_fields
 
 @dataclass(frozen=True)
 class Distill:
-    # A .keras classifier, or "self": the float model this build trained, teaching the
-    # optimisation stages.
+    # A .keras model of the build's task (a classifier, or a detector on the same anchors),
+    # or "self": the float model this build trained, teaching the optimisation stages.
     teacher: str
     temperature: float = 4.0
     # Weight of the hard-label loss; the rest goes to matching the teacher.
