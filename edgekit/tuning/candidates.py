@@ -92,6 +92,10 @@ class SizeCache:
         found = self._read().get(self._prefix + arch.key)
         return None if found is None else Sized(**found)
 
+    def longest_seconds(self) -> float:
+        """The longest sizing so far: what the next candidate may take before it can train."""
+        return max((entry.get("seconds") or 0.0 for entry in self._read().values()), default=0.0)
+
     def get(self, arch: Architecture, build: Any, *, remote: str | None = None, ssh: Any = None,
             say: Progress | None = None) -> Sized:
         key = self._prefix + arch.key

@@ -407,7 +407,9 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
         return float(report["tflite"]["accuracy"])
 
     while True:
-        if clock.out_of_time():
+        # The next trial may first size its candidate (a rejected 224-pixel one still costs
+        # 10-14 s on 2 cores): three of them in a row ate the refit's reserve.
+        if clock.out_of_time(extra=cache.longest_seconds()):
             say.log("time budget spent")
             break
         if search.trials is not None and trained(study) >= search.trials:
