@@ -352,9 +352,10 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
     cache = SizeCache(plan.out / "candidates.json", plan.profile, plan.classes)
     search = config.search
     rejected_in_a_row = 0
+    budget_spent = False
 
     def objective(trial: Any) -> float:
-        nonlocal rejected_in_a_row
+        nonlocal rejected_in_a_row, budget_spent
         trial.set_user_attr("worker", worker)
         choice = plan.space.sample(trial)
         arch = choice.architecture
@@ -376,14 +377,17 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
             trial.set_user_attr("fidelity", "none: rejected before training")
             say.log(f"trial {trial.number}: {arch.describe()} rejected before training ({why})")
             raise optuna.TrialPruned(why)
-        rejected_in_a_row = 0
         finish = FINISH_PER_SIZING * (sized.seconds or 0.0)
         if clock.out_of_time(extra=finish):
             # Not even its conversion would end before the refit's reserve: a 224-pixel
             # baseline begun with 35 s left was cut after one epoch and took the refit's time.
+            # The search ends here rather than draw until a cheap one comes.
+            budget_spent = True
             trial.set_user_attr("stopped", "time budget: too little left to train it")
             trial.set_user_attr("fidelity", "none: the time budget was spent")
+            say.log(f"trial {trial.number}: {arch.describe()} not trained: too little of the time budget is left")
             raise optuna.TrialPruned("time budget")
+        rejected_in_a_row = 0
         trial.set_user_attr("trained", True)
         folder = Path("trials") / f"{trial.number:04d}"
         trial.set_user_attr("build_options", json.dumps(_plain(options)))
@@ -415,7 +419,7 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
     while True:
         # The next trial may first size its candidate (a rejected 224-pixel one still costs
         # 10-14 s on 2 cores): three of them in a row ate the refit's reserve.
-        if clock.out_of_time(extra=cache.longest_seconds()):
+        if budget_spent or clock.out_of_time(extra=cache.longest_seconds()):
             say.log("time budget spent")
             break
         if search.trials is not None and trained(study) >= search.trials:
