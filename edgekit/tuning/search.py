@@ -548,7 +548,14 @@ def write_outputs(data: Any, study: Any, plan: Plan, device_ms: dict[int, float]
     best_dir, refit = None, None
     if best is not None:
         refit = refit_decision(best, plan.config.search.refit, clock)
-        best_dir = _publish_best(data, best, study, plan, say, refit)
+        kept = _kept_best(plan, best, refit)
+        if kept is not None:
+            # The same command run again on a finished search: its budget is spent, so a
+            # refit would now be skipped and a refit best/ replaced by the bare trial.
+            refit, best_dir = kept, plan.out / "best"
+            say.log(f"best/ already holds trial {best.number}'s build: kept")
+        else:
+            best_dir = _publish_best(data, best, study, plan, say, refit)
     summary = _summary(rows, best, plan, study, refit)
     atomic_write(plan.out / "trials.csv", to_csv(rows))
     atomic_write(plan.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
@@ -589,6 +596,22 @@ def refit_decision(best: TrialRow, asked: bool, clock: Any) -> RefitDecision:
         return RefitDecision(False, f"the time budget has {max(0.0, left):.0f} s left and the refit takes about "
                                     f"{needed:.0f} s (trial {best.number}'s own build)")
     return RefitDecision(True)
+
+
+def _kept_best(plan: Plan, best: TrialRow, decision: RefitDecision) -> RefitDecision | None:
+    """What best/ already holds, when it is ``best``'s build at least as refit as ``decision``
+    would make it; None when it must be published."""
+    try:
+        previous = json.loads((plan.out / SUMMARY).read_text(encoding="utf-8")).get("best") or {}
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    if previous.get("number") != best.number or not (plan.out / "best" / "report.json").is_file():
+        return None
+    if decision.refit and not previous.get("refit"):
+        return None
+    if not plan.config.search.refit and previous.get("refit"):
+        return None
+    return RefitDecision(bool(previous.get("refit")), previous.get("refit_skipped"))
 
 
 def _publish_best(data: Any, best: TrialRow, study: Any, plan: Plan, say: Progress,

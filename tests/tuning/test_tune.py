@@ -97,6 +97,12 @@ def test_a_four_trial_search_writes_its_trials_and_a_best_build_that_replays_to_
     page = (out / "report.html").read_text()
     assert 'data-figure="pareto"' in page and "Backbones dropped from the space before any trial" in page
     assert "even at its smallest, latency: " in page
+    # The same command again on the finished search keeps best/ as it is.
+    written = (out / "best" / "model.tflite").stat().st_mtime_ns
+    again = tune(three_digits, "rpi4", max_latency_ms=1.0, trials=4, space=str(space_file), out=str(out),
+                 progress=False, **FIXED)
+    assert again.best.number == best.number and again.summary["best"]["refit"]
+    assert (out / "best" / "model.tflite").stat().st_mtime_ns == written
 
 
 @pytest.mark.slow
