@@ -449,19 +449,16 @@ def optimise(trained: Trained, split: Split, plan: Plan, say: Progress, replays:
     config = plan.config
     if not config.stages:
         return Optimised(trained.model, [], trained.scores, None)
-    from edgekit._tf import keras_module
     from edgekit.data.pipeline import to_tf_dataset
     from edgekit.models.training import epoch_shape
-    from edgekit.optimization.distill import distiller
+    from edgekit.optimization.distill import distiller, frozen_copy
     from edgekit.optimization.run import run_stages
 
-    keras, training = keras_module(), config.training
+    training = config.training
     train_ds, val_ds = trained.train_ds, trained.val_ds
     stage_wrap = None
     if config.distill is not None and config.distill.teacher == "self":
-        teacher = keras.models.clone_model(trained.model)
-        teacher.set_weights(trained.model.get_weights())
-        teacher.trainable = False
+        teacher = frozen_copy(trained.model)
         stage_wrap = lambda student: distiller(student, teacher, config.distill)  # noqa: E731
     examples = len(split.train) + (len(split.val) if replays is not None else 0)
     model, results = run_stages(

@@ -129,6 +129,15 @@ def load_detector_teacher(path: str, class_names: tuple[str, ...], anchors: Any,
     return teacher
 
 
+def frozen_copy(model: Any) -> Any:
+    """A frozen copy of ``model``, teaching the stages that go on to change the weights the
+    model itself shares with them (distillation from 'self')."""
+    teacher = keras_module().models.clone_model(model)
+    teacher.set_weights(model.get_weights())
+    teacher.trainable = False
+    return teacher
+
+
 def _check_teacher_labels(path: str, class_names: tuple[str, ...]) -> None:
     labels = Path(path).with_name("labels.txt")
     if labels.is_file():

@@ -305,14 +305,9 @@ def optimise(trained: TrainedDetector, split: DetectionSplit, plan: Any, say: Pr
         return trained
     wrap = None
     if config.distill is not None and config.distill.teacher == "self":
-        from edgekit._tf import keras_module
-        from edgekit.optimization.distill import detection_distiller
+        from edgekit.optimization.distill import detection_distiller, frozen_copy
 
-        # The trained float detector teaches the stages: a frozen copy, as the stages change
-        # the weights they share with it.
-        teacher = keras_module().models.clone_model(trained.model)
-        teacher.set_weights(trained.model.get_weights())
-        teacher.trainable = False
+        teacher = frozen_copy(trained.model)
         say.log(f"the trained detector teaches the stages (temperature {config.distill.temperature:g}, alpha "
                 f"{config.distill.alpha:g})")
         wrap = lambda student: detection_distiller(student, teacher, config.distill)  # noqa: E731

@@ -99,9 +99,9 @@ class SizeCache:
     def get(self, arch: Architecture, build: Any, *, remote: str | None = None, ssh: Any = None,
             say: Progress | None = None) -> Sized:
         key = self._prefix + arch.key
-        known = self._read().get(key)
+        known = self.known(arch)
         if known is not None:
-            return Sized(**known)
+            return known
         sized = size_up(arch, self.profile, self.classes, build, remote=remote, ssh=ssh, key=key)
         if say is not None:
             say.log(f"sized {arch.describe()} untrained: {sized.bytes:,} bytes, {sized.latency_text()}")
