@@ -82,7 +82,7 @@ class SearchOptions(Section):
            "the worse two thirds stop at each rung (3, 9, 27 epochs).")
     baselines: bool = option(
         True, "Train the hand-picked baselines first: the default recipe, and each backbone at width 1.0 and "
-              "its standard size, where they fit the limits.")
+              "its standard size, where they fit the limits; they are screened like every trial.")
     finalists: int = option(
         3, "With --remote: the most accurate trials that meet the limits by estimate, measured on the device.")
     refit: bool = option(

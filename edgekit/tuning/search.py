@@ -309,10 +309,13 @@ FINISH_PER_SIZING = 3.5
 class TrialProgress(Progress):
     """A trial's progress: its lines under its number, and each epoch's validation accuracy
     reported to Optuna, which may stop the trial there (successive halving), as may the
-    time budget."""
+    time budget. Baselines are screened too: one trained in full whatever it shows
+    (MobileNetV3-small at 224 px from scratch, 150 s on 2 cores for 0.79 against small_cnn's
+    0.83 in 18 s) held a 5-minute search to its baselines. Screening them also records
+    their rungs, which the trials after them are compared with."""
 
-    def __init__(self, trial: Any, say: Progress, clock: Any, *, prunable: bool, finish_seconds: float = 0.0) -> None:
-        self.trial, self.say, self.clock, self.prunable = trial, say, clock, prunable
+    def __init__(self, trial: Any, say: Progress, clock: Any, *, finish_seconds: float = 0.0) -> None:
+        self.trial, self.say, self.clock = trial, say, clock
         # What the build still spends after its last epoch (conversion, verification): a
         # trial that could not finish before the budget's reserve is stopped at an epoch's end.
         self.finish_seconds = finish_seconds
@@ -338,7 +341,7 @@ class TrialProgress(Progress):
             self.trial.set_user_attr("stopped", f"time budget spent after {self.epochs} epochs")
             raise optuna.TrialPruned("time budget")
         self.trial.report(float(accuracy), self.epochs)
-        if self.prunable and self.trial.should_prune():
+        if self.trial.should_prune():
             raise optuna.TrialPruned(f"screened out after {self.epochs} epochs")
 
 
@@ -394,7 +397,7 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
         baseline = trial.user_attrs.get("baseline")
         say.log(f"trial {trial.number}{f' (baseline: {baseline})' if baseline else ''}: {arch.describe()}, "
                 f"lr {choice.learning_rate:.2g}, dropout {choice.dropout:.2f}, stages {_stages_text(options)}")
-        progress = TrialProgress(trial, say, clock, prunable=baseline is None, finish_seconds=finish)
+        progress = TrialProgress(trial, say, clock, finish_seconds=finish)
         start = time.perf_counter()
         try:
             from edgekit.builder import build
