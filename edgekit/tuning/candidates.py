@@ -43,6 +43,8 @@ class Sized:
     measured_ms: float | None = None
     # How long sizing took: a trained build of it spends a few times that after its last epoch.
     seconds: float | None = None
+    # Multiply-adds of one inference, whatever the target: what a training epoch's time tracks.
+    macs: int | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -139,7 +141,7 @@ def size_up(arch: Architecture, profile: TargetProfile, classes: int, build: Any
                                output=task.OUTPUT, options=options).path
         report = check(path, profile, compile=False, name=arch.describe())
         facts: dict[str, Any] = {"bytes": path.stat().st_size, "fully_supported": bool(report.fully_supported),
-                                 "check": report.summary()}
+                                 "check": report.summary(), "macs": _macs(path)}
         if profile.cost_model is not None:
             from edgekit.latency import estimate
 
@@ -149,6 +151,13 @@ def size_up(arch: Architecture, profile: TargetProfile, classes: int, build: Any
             facts["measured_ms"] = measure_on_device(path, profile, remote, ssh)
     keras.backend.clear_session()
     return Sized(key=key or arch.key, seconds=round(time.perf_counter() - started, 2), **facts)
+
+
+def _macs(path: Path) -> int:
+    from edgekit.analyze import read_model
+    from edgekit.latency.ops import op_costs
+
+    return int(sum(op.macs for op in op_costs(read_model(path))))
 
 
 def measure_on_device(path: Path, profile: TargetProfile, remote: str, ssh: Any = None) -> float:
@@ -172,7 +181,9 @@ def imagenet_unavailable(arch: Architecture) -> str | None:
         build_backbone(arch.backbone, (arch.image_size, arch.image_size), alpha=arch.alpha,
                        weights=WeightsSpec(WeightsKind.IMAGENET))
     except EdgekitError as exc:
-        return first_line(exc)
+        # edgekit's own one-line message, whole: cut at 300 characters it ended "downloads them
+        # on first use into" and lost the advice.
+        return first_line(exc, limit=1000)
     finally:
         keras_module().backend.clear_session()
     return None
