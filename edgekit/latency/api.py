@@ -67,7 +67,11 @@ def calibrate(*, threads: int = 1, quick: bool = False, remote: str | None = Non
     date = _dt.date.today().isoformat()
     source = (f"edgekit calibrate on {host} ({where}), {measured['runtime']}, {threads} thread(s), "
               f"{len(measured['rows'])} micro-benchmarks, {date}")
-    return Calibration(measured, fit(measured, source), host, system)
+    from edgekit.profiler.system import machine_id
+
+    fitted = fit(measured, source)
+    fitted = dataclasses.replace(fitted, model=dataclasses.replace(fitted.model, machine=machine_id(system)))
+    return Calibration(measured, fitted, host, system)
 
 
 def write_profile(calibration: Calibration, out: str | Path, *, profile_id: str | None = None,

@@ -123,6 +123,9 @@ class EdgeTpuCosts:
 class CostModel:
     # Where the numbers come from: a calibration run, or the published measurements cited.
     source: str = ""
+    # The machine calibrated (profiler.system.machine_id): a target whose cost model was fitted
+    # on this machine is measured, not estimated, by a build here.
+    machine: str = ""
     threads: int = 1
     invoke_ms: float = 0.0
     # Relative half-width of the band: the fit's error on what it was fitted to.
@@ -157,6 +160,12 @@ class CostModel:
     def borrows(self, dtype: DType, builtin: bool = False) -> bool:
         return self._preference(dtype, builtin)[0] is None
 
+    def calibrated_here(self) -> bool:
+        """Fitted by ``edgekit calibrate`` on this very machine."""
+        from edgekit.profiler.system import machine_id
+
+        return bool(self.machine) and self.machine == machine_id()
+
     def predict(self, op: "OpCost", builtin: bool = False) -> float | None:
         coefficients = self.coefficients(op.dtype, op.op_class, builtin)
         return None if coefficients is None else coefficients.predict(op.macs, op.bytes, op.rows, op.channels)
@@ -174,7 +183,9 @@ _SECTIONS = ("int8", "float32", "builtin_int8", "builtin_float32")
 
 def to_toml(model: CostModel) -> str:
     """The ``[cost_model]`` section, with every coefficient, for a target profile file."""
-    lines = ["[cost_model]", tomli_w.dumps({"source": model.source}).rstrip(), f"threads = {model.threads}",
+    lines = ["[cost_model]", tomli_w.dumps({"source": model.source}).rstrip(),
+             *([tomli_w.dumps({"machine": model.machine}).rstrip()] if model.machine else []),
+             f"threads = {model.threads}",
              f"invoke_ms = {model.invoke_ms:.6g}", f"band = {model.band:.3g}"]
     for dtype in _SECTIONS:
         costs = getattr(model, dtype)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import platform
+import socket
 from pathlib import Path
 
 
@@ -39,7 +40,19 @@ def conditions() -> dict:
                           if temperature and temperature.lstrip("-").isdigit() else None),
         "os": platform.platform(),
         "python": platform.python_version(),
+        "host": socket.gethostname(),
     }
+
+
+def machine_id(system: dict | None = None) -> str:
+    """Which machine ``system`` (default: this one) is: host name, CPU and cores. A
+    calibration records it, so that one copied to another machine is not taken for a
+    measurement there."""
+    system = conditions() if system is None else system
+    if not system.get("host"):
+        return ""
+    where = system.get("board") or system.get("cpu") or system.get("machine") or "unknown CPU"
+    return f"{system['host']}, {where}, {system.get('cores')} cores"
 
 
 def warnings_for(system: dict) -> list[str]:

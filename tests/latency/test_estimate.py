@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -72,6 +73,19 @@ def test_a_quick_calibration_writes_a_profile_that_loads_and_inherits(calibrated
     errors = list(result.fit.errors.values())
     assert errors and all(np.isfinite(e) for e in errors)
     assert result.median_error < 1.0
+
+
+def test_a_calibration_is_taken_for_this_machine_only_where_it_was_made(calibrated, tmp_path):
+    path, _ = calibrated
+    assert load_target(str(path)).cost_model.calibrated_here()
+    # The same file as if made by `edgekit calibrate` on a Pi and copied here.
+    text = path.read_text()
+    assert 'machine = "' in text
+    elsewhere = tmp_path / "pi.toml"
+    elsewhere.write_text(re.sub(r'machine = ".*"', 'machine = "raspberrypi, Raspberry Pi 4 Model B, 4 cores"', text))
+    assert not load_target(str(elsewhere)).cost_model.calibrated_here()
+    # A published cost model names no machine.
+    assert not load_target("rpi4").cost_model.calibrated_here()
 
 
 def test_an_estimate_has_a_band_around_it_and_a_row_per_op(calibrated, small_model):
