@@ -81,11 +81,14 @@ def rows_of(study: Any, *, max_latency_ms: float, max_bytes: float | None,
     """One row per trial of ``study``; ``device_ms``: finalists measured on ``device``."""
     from optuna.trial import TrialState as Optuna
 
+    from edgekit.tuning.study import abandoned_trials
+
     device_ms = device_ms or {}
+    abandoned = abandoned_trials(study)
     rows = []
     for trial in study.get_trials(deepcopy=False):
         attrs = trial.user_attrs
-        if attrs.get("abandoned"):
+        if trial.number in abandoned:
             state, reason = TrialState.FAILED, "its worker died; retried as a new trial"
         elif trial.state == Optuna.COMPLETE:
             state, reason = TrialState.COMPLETE, None

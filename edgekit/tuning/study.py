@@ -24,6 +24,9 @@ from typing import Any
 from edgekit.errors import ConfigError, MissingDependencyError, first_line
 
 JOURNAL = "study.journal"
+# The study attribute listing the trials whose worker died (Optuna's public API fails a
+# trial, but sets attributes only on one's own).
+ABANDONED = "abandoned"
 _SESSION = "session "
 
 
@@ -119,7 +122,7 @@ def retry_abandoned(study: Any) -> list[int]:
     optuna = optuna_module()
     host = socket.gethostname()
     done = set(study.user_attrs.get("retried", []))
-    retried = []
+    retried, abandoned = [], []
     for trial in study.get_trials(deepcopy=False):
         if trial.number in done:
             continue
@@ -127,8 +130,8 @@ def retry_abandoned(study: Any) -> list[int]:
             worker_host, _, pid = str(trial.user_attrs.get("worker", "")).rpartition(":")
             if worker_host != host or not pid.isdigit() or _alive(int(pid)):
                 continue
-            study._storage.set_trial_user_attr(trial._trial_id, "abandoned", True)
-            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+            abandoned.append(trial.number)
         elif not (trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs.get("interrupted")):
             continue
         attrs = {"retry_of": trial.number}
@@ -136,9 +139,16 @@ def retry_abandoned(study: Any) -> list[int]:
             attrs["baseline"] = trial.user_attrs["baseline"]
         study.enqueue_trial(trial.params, user_attrs=attrs)
         retried.append(trial.number)
+    if abandoned:
+        study.set_user_attr(ABANDONED, sorted(set(study.user_attrs.get(ABANDONED, [])) | set(abandoned)))
     if retried:
         study.set_user_attr("retried", sorted(done | set(retried)))
     return retried
+
+
+def abandoned_trials(study: Any) -> set[int]:
+    """Trials whose worker died: failed by :func:`retry_abandoned` and run again as new trials."""
+    return {int(n) for n in study.user_attrs.get(ABANDONED, [])}
 
 
 @dataclass

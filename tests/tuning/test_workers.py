@@ -87,7 +87,8 @@ def test_a_killed_worker_resumes_keeping_finished_trials_and_retrying_the_interr
     assert by_number[killed.number].state == TrialState.FAIL
     retries = [t for t in study.trials if t.user_attrs.get("retry_of") == killed.number]
     assert len(retries) == 1 and retries[0].params == killed.params and retries[0].state != TrialState.RUNNING
-    trained = [t for t in study.trials if t.user_attrs.get("trained") and not t.user_attrs.get("abandoned")]
+    assert study.user_attrs["abandoned"] == [killed.number]
+    trained = [t for t in study.trials if t.user_attrs.get("trained") and t.number != killed.number]
     assert len(trained) == 3
     assert (out / "best" / "model.tflite").is_file()
 
