@@ -707,15 +707,22 @@ def _probe_conversion(features: Any, plan: Plan, say: Progress) -> None:
     # Bias correction changes bias values, never which ops there are: the probe, which asks
     # only where each op runs, skips its float conversion and sample runs (2 s a build).
     options = dataclasses.replace(plan.config.conversion, bias_correction=False)
+    if plan.detects:
+        from edgekit.tasks import detection
+
+        probe = detection.probe_source(features, plan)
+    else:
+        probe = task.head(features, 2, dropout=plan.config.model.dropout)
+    if not plan.config.preflight_conversion:
+        # The probe model is built all the same: its layers draw from the seeded initialisers,
+        # so the trained model is the one a checked build of this recipe gives, byte for byte.
+        return
     with tempfile.TemporaryDirectory() as scratch:
         where = Path(scratch) / "preflight.tflite"
         if plan.detects:
-            from edgekit.tasks import detection
-
-            path = to_target(detection.probe_source(features, plan), {"image": pixels}, profile, where, Silent(),
+            path = to_target(probe, {"image": pixels}, profile, where, Silent(),
                              bias_correction=False, float_front_end=options.float_front_end).path
         else:
-            probe = task.head(features, 2, dropout=plan.config.model.dropout)
             path = keras_to_target(probe, pixels, profile, where, Silent(), output=task.OUTPUT,
                                    options=options).path
         report = check(path, profile, compile=False, name="the untrained model")

@@ -223,6 +223,10 @@ class BuildConfig(Sectioned):
     stages: tuple[Stage, ...] = field(default=(), metadata={"parse": _stages})
     metadata: MetadataOptions = section(MetadataOptions)
     trust_model_code: bool = trust_model_code_option()
+    # Python only: False when the caller has converted and checked this very architecture on
+    # the target already (edgekit tune sizes each candidate so), sparing the build its
+    # pre-flight conversion (9 s for a 224-pixel MobileNet on 2 cores).
+    preflight_conversion: bool = field(default=True, metadata={"cli": False, "recipe": False})
     output: OutputOptions = section(OutputOptions, out="build")
 
     def __post_init__(self) -> None:

@@ -146,7 +146,10 @@ def preflight(data: Any, config: TuneConfig) -> Plan:
     classes = _class_count(data, _check_data_source(data))
     if not space.models():
         raise ConfigError("the search space holds no model: check 'backbones' in the space file")
-    here = profile.cost_model is not None and profile.cost_model.source.startswith("edgekit calibrate on this machine")
+    # A calibration of this very machine: a build here measures the target's latency. The
+    # same calibration file copied from a Pi is estimated, although its source also says
+    # "edgekit calibrate on this machine".
+    here = profile.cost_model is not None and profile.cost_model.calibrated_here()
     return Plan(dataclasses.replace(config, build=build), profile, space, classes, out, here and remote is None)
 
 
@@ -258,7 +261,8 @@ def enqueue_baselines(study: Any, plan: Plan, say: Progress) -> None:
             if why is not None:
                 say.log(f"baseline {name}: {why}; not trained")
                 continue
-        fitting.append((name, choice, _baseline_cost(choice.architecture, sized, plan, cache)))
+        cost = _cost(sized) if sized is not None else _scaled(choice.architecture, plan, cache, "latency")
+        fitting.append((name, choice, float("inf") if cost is None else cost))
     # The cheapest first: a short budget then ends with complete baselines rather than one
     # 224-pixel model cut part-way (on 2 cores a MobileNetV2 at 224 from scratch outlasted
     # a 4-minute budget and left no complete trial at all).
@@ -280,23 +284,55 @@ def _cost(sized: Any) -> float:
     return float("inf")
 
 
-def _baseline_cost(arch: Any, sized: Any, plan: Plan, cache: Any) -> float:
-    """``sized``'s cost, or, unsized, its model's cheapest architecture's (sized by size_space)
-    scaled by pixels and by width squared, as a MobileNet's multiply-adds scale: an order to
-    train in, never a limit."""
-    if sized is not None:
-        return _cost(sized)
+def _scaled(arch: Any, plan: Plan, cache: Any, what: str) -> float | None:
+    """An unsized architecture's latency (``what`` "latency") or multiply-adds ("macs"), from
+    its model's cheapest architecture's (sized by size_space) scaled by pixels and by width
+    squared, as a MobileNet's multiply-adds scale: an order to train in and a guess of
+    training time, never a limit."""
     try:
         cheapest = plan.space.cheapest(arch.backbone.value)
     except (KeyError, ValueError):
-        return float("inf")
+        return None
     known = cache.known(dataclasses.replace(cheapest, weights="none"))
     if known is None:
-        return float("inf")
+        return None
     scale = (arch.alpha / cheapest.alpha) ** 2
     if arch.image_size and cheapest.image_size:
         scale *= (arch.image_size / cheapest.image_size) ** 2
-    return _cost(known) * scale
+    value = _cost(known) if what == "latency" else known.macs
+    return None if value is None else value * scale
+
+
+# A candidate whose screening rung (its first --screen-epochs epochs) would take more than this
+# share of the time left is not trained. On 2 cores, from scratch on 1,575 images at 224 px, a
+# screening rung took 35 s for MobileNetV3-small-minimalistic and 190 s for EfficientNet-B0,
+# and the baselines alone, screened, filled a 10-minute search; a quarter leaves room for at
+# least four trials in what is left.
+SCREEN_SHARE = 0.25
+
+
+def epoch_seconds_per_mmac(study: Any) -> float | None:
+    """Seconds a training epoch takes per million multiply-adds of the candidate's inference,
+    the largest among this search's trials (all train on the same images); None before any
+    trial has trained an epoch. Training time tracks inference work, on any target."""
+    rates = [t.user_attrs["epoch_seconds"] / (t.user_attrs["macs"] / 1e6)
+             for t in study.get_trials(deepcopy=False)
+             if t.user_attrs.get("epoch_seconds") and t.user_attrs.get("macs")]
+    return max(rates) if rates else None
+
+
+def too_slow_to_screen(macs: float | None, rate: float | None, clock: Any, screen_epochs: int) -> str | None:
+    """Why a candidate of ``macs`` multiply-adds should not be trained in what is left of the
+    time budget (its screening rung would take more than SCREEN_SHARE of it), or None."""
+    left = clock.left()
+    if rate is None or left is None or not macs:
+        return None
+    screening = screen_epochs * rate * macs / 1e6
+    room = left - clock.reserve
+    if screening <= SCREEN_SHARE * room:
+        return None
+    return (f"time budget: its first {screen_epochs} epochs would take about {screening:.0f} s, more than "
+            f"{SCREEN_SHARE:.0%} of the {max(0.0, room):.0f} s left")
 
 
 # A trained build's work after its last epoch, as a multiple of its architecture's sizing time.
@@ -320,6 +356,7 @@ class TrialProgress(Progress):
         # trial that could not finish before the budget's reserve is stopped at an epoch's end.
         self.finish_seconds = finish_seconds
         self.epochs = 0
+        self.seconds: list[float] = []
 
     def log(self, message: str) -> None:
         self.say.log(f"trial {self.trial.number}: {message}")
@@ -332,6 +369,11 @@ class TrialProgress(Progress):
 
         self.say.epoch(f"trial {self.trial.number}: {phase}", epoch, epochs, **metrics)
         self.epochs += 1
+        if metrics.get("seconds"):
+            self.seconds.append(float(metrics["seconds"]))
+            # The first epoch also builds the training graph: the later ones are the rate.
+            steady = self.seconds[1:] or self.seconds
+            self.trial.set_user_attr("epoch_seconds", round(sorted(steady)[len(steady) // 2], 3))
         accuracy = metrics.get("val_accuracy")
         if accuracy is None:
             return
@@ -354,11 +396,11 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
     config = plan.config
     cache = SizeCache(plan.out / "candidates.json", plan.profile, plan.classes)
     search = config.search
-    rejected_in_a_row = 0
+    rejected_in_a_row = too_slow_in_a_row = 0
     budget_spent = False
 
     def objective(trial: Any) -> float:
-        nonlocal rejected_in_a_row, budget_spent
+        nonlocal rejected_in_a_row, too_slow_in_a_row, budget_spent
         trial.set_user_attr("worker", worker)
         choice = plan.space.sample(trial)
         arch = choice.architecture
@@ -366,20 +408,36 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
         if not plan.space.search_stages:
             options.pop("stages")
         _describe(trial, choice, options, config.build)
-        sized = cache.get(arch, config.build, remote=search.remote, ssh=plan.ssh, say=say)
         from edgekit.tuning.candidates import rejection
 
-        why = rejection(sized, max_latency_ms=config.limits.max_latency_ms, max_bytes=config.limits.max_bytes,
-                        allow_cpu_fallback=config.target.allow_cpu_fallback, target=plan.profile.id)
-        trial.set_user_attr("size_bytes", sized.bytes)
-        if sized.estimated_ms is not None:
-            trial.set_user_attr("estimated_ms", sized.estimated_ms)
-        if why is not None:
-            rejected_in_a_row += 1
-            trial.set_user_attr("rejected", why)
-            trial.set_user_attr("fidelity", "none: rejected before training")
-            say.log(f"trial {trial.number}: {arch.describe()} rejected before training ({why})")
-            raise optuna.TrialPruned(why)
+        rate = epoch_seconds_per_mmac(study)
+        # Judged before sizing where the candidate is not sized yet (a 224-pixel EfficientNet
+        # takes 28 s to size): by its backbone's smallest, scaled by pixels and width.
+        slow = None
+        if cache.known(arch) is None:
+            slow = too_slow_to_screen(_scaled(arch, plan, cache, "macs"), rate, clock, search.screen_epochs)
+        if slow is None:
+            sized = cache.get(arch, config.build, remote=search.remote, ssh=plan.ssh, say=say)
+            trial.set_user_attr("size_bytes", sized.bytes)
+            if sized.macs:
+                trial.set_user_attr("macs", sized.macs)
+            if sized.estimated_ms is not None:
+                trial.set_user_attr("estimated_ms", sized.estimated_ms)
+            why = rejection(sized, max_latency_ms=config.limits.max_latency_ms, max_bytes=config.limits.max_bytes,
+                            allow_cpu_fallback=config.target.allow_cpu_fallback, target=plan.profile.id)
+            if why is not None:
+                rejected_in_a_row += 1
+                trial.set_user_attr("rejected", why)
+                trial.set_user_attr("fidelity", "none: rejected before training")
+                say.log(f"trial {trial.number}: {arch.describe()} rejected before training ({why})")
+                raise optuna.TrialPruned(why)
+            slow = too_slow_to_screen(sized.macs, rate, clock, search.screen_epochs)
+        if slow is not None:
+            too_slow_in_a_row += 1
+            trial.set_user_attr("stopped", slow)
+            trial.set_user_attr("fidelity", "none: too slow for the time left")
+            say.log(f"trial {trial.number}: {arch.describe()} not trained ({slow})")
+            raise optuna.TrialPruned(slow)
         finish = FINISH_PER_SIZING * (sized.seconds or 0.0)
         if clock.out_of_time(extra=finish):
             # Not even its conversion would end before the refit's reserve: a 224-pixel
@@ -390,7 +448,7 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
             trial.set_user_attr("fidelity", "none: the time budget was spent")
             say.log(f"trial {trial.number}: {arch.describe()} not trained: too little of the time budget is left")
             raise optuna.TrialPruned("time budget")
-        rejected_in_a_row = 0
+        rejected_in_a_row = too_slow_in_a_row = 0
         trial.set_user_attr("trained", True)
         folder = Path("trials") / f"{trial.number:04d}"
         trial.set_user_attr("build_options", json.dumps(_plain(options)))
@@ -402,8 +460,10 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
         try:
             from edgekit.builder import build
 
+            # Sizing converted and checked this architecture on the target by the build's own
+            # conversion: the build's pre-flight would do it again.
             result = build(data, config=config.build.replace(**options, out=str(plan.out / folder),
-                                                             progress=progress))
+                                                             progress=progress, preflight_conversion=False))
         except EdgekitError as exc:
             trial.set_user_attr("error", first_line(exc))
             trial.set_user_attr("fidelity", f"failed after {progress.epochs} epochs")
@@ -431,6 +491,10 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
             say.log(f"{rejected_in_a_row} candidates in a row were rejected before training: the space left for "
                     "these limits looks exhausted")
             break
+        if too_slow_in_a_row >= _MAX_REJECTED_IN_A_ROW:
+            say.log(f"{too_slow_in_a_row} candidates in a row were too slow to train in the time left: the search "
+                    "ends here")
+            break
         study.optimize(objective, n_trials=1, catch=(EdgekitError,))
         clock.mark()
         rows = _rows(study, plan)
@@ -445,9 +509,11 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
 
 def trained(study: Any) -> int:
     """Trials that trained or are training, of every worker (a retried one counts once)."""
+    from edgekit.tuning.study import abandoned_trials
+
+    abandoned = abandoned_trials(study)
     return sum(1 for t in study.get_trials(deepcopy=False)
-               if t.user_attrs.get("trained") and not t.user_attrs.get("abandoned")
-               and not t.user_attrs.get("interrupted"))
+               if t.user_attrs.get("trained") and t.number not in abandoned and not t.user_attrs.get("interrupted"))
 
 
 def _describe(trial: Any, choice: Choice, options: dict, build: Any) -> None:

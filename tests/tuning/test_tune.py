@@ -148,3 +148,34 @@ def test_best_is_refit_and_a_trial_goes_on_only_when_the_time_budget_left_covers
     assert not clock.out_of_time() and clock.out_of_time(extra=10.0)
     # --trials without --time-budget: nothing to overrun.
     assert refit_decision(_complete_row(3, 30.0), True, Clock(study, None, "w").start()).refit
+
+
+def test_a_candidate_is_not_trained_when_its_first_epochs_would_take_over_a_quarter_of_the_time_left():
+    import time
+
+    import optuna
+
+    from edgekit.tuning.search import epoch_seconds_per_mmac, too_slow_to_screen
+    from edgekit.tuning.study import Clock
+
+    study = optuna.create_study(direction="maximize")
+    assert epoch_seconds_per_mmac(study) is None
+    # Two trials on the same images: 2 s an epoch for 4 MMACs, 3 s for 10. The slower rate counts.
+    for seconds, macs in ((2.0, 4_000_000), (3.0, 10_000_000)):
+        trial = study.ask()
+        trial.set_user_attr("epoch_seconds", seconds)
+        trial.set_user_attr("macs", macs)
+        study.tell(trial, 0.5)
+    rate = epoch_seconds_per_mmac(study)
+    assert rate == 0.5
+    # 400 s left: a quarter is 100 s. Three epochs of 40 MMACs take 60 s; of 100 MMACs, 150 s.
+    clock = Clock(study, 500.0, "w").start(at=time.time() - 100)
+    assert too_slow_to_screen(40e6, rate, clock, 3) is None
+    why = too_slow_to_screen(100e6, rate, clock, 3)
+    assert why is not None and "about 150 s" in why and "25% of the 400 s left" in why
+    # The refit's reserve is not the search's to spend.
+    clock.reserve = 200.0
+    assert too_slow_to_screen(40e6, rate, clock, 3) is not None
+    # Before any trial has trained an epoch, or without a time budget, nothing is refused.
+    assert too_slow_to_screen(1e12, None, clock, 3) is None
+    assert too_slow_to_screen(1e12, rate, Clock(study, None, "w").start(), 3) is None
