@@ -90,13 +90,13 @@ def tune_page(search: Search, rows: Sequence[TrialRow]) -> Page:
               "" if r.estimated_ms is None else f"{r.estimated_ms / r.measured_ms - 1:+.0%}") for r in finalists],
             numeric=[0, 2, 3, 4]))
     page.section("trials", "Trials").add(table(
-        ["#", "state", "baseline", "model", "lr", "dropout", "stages", "fidelity", "val accuracy", "latency ms",
-         "latency", "bytes", "meets", "seconds"],
+        ["#", "state", "baseline", "model", "lr", "dropout", "augment", "stages", "fidelity", "val accuracy",
+         "latency ms", "latency", "bytes", "meets", "seconds"],
         [(r.number, r.state.value, r.baseline or "", r.model, _num(r.learning_rate, ".2g"), _num(r.dropout, ".2f"),
-          r.stages, r.fidelity, _num(r.val_accuracy, ".4f"), _num(r.latency_ms, ".3f"), r.latency_kind,
-          "" if r.size_bytes is None else f"{r.size_bytes:,}", {True: "yes", False: "no", None: ""}[r.meets_limits],
-          _num(r.wall_seconds, ".0f")) for r in rows],
-        numeric=[0, 8, 9, 11, 13]))
+          r.augment or "", r.stages, r.fidelity, _num(r.val_accuracy, ".4f"), _num(r.latency_ms, ".3f"),
+          r.latency_kind, "" if r.size_bytes is None else f"{r.size_bytes:,}",
+          {True: "yes", False: "no", None: ""}[r.meets_limits], _num(r.wall_seconds, ".0f")) for r in rows],
+        numeric=[0, 9, 10, 12, 14]))
     page.section("space", "Search space").add(table(
         ["dimension", "values"], [(k, str(v)) for k, v in search.space.items()]))
     return page

@@ -38,6 +38,7 @@ class TrialRow:
     image_size: int | None
     learning_rate: float | None
     dropout: float | None
+    augment: str | None
     stages: str
     fidelity: str
     # Validation accuracy: the .tflite's for a complete trial, the Keras model's at its
@@ -113,7 +114,8 @@ def rows_of(study: Any, *, max_latency_ms: float, max_bytes: float | None,
             number=trial.number, state=state, baseline=attrs.get("baseline"), model=attrs.get("model", ""),
             backbone=attrs.get("backbone", ""), weights=attrs.get("weights", ""), alpha=attrs.get("alpha"),
             image_size=attrs.get("image_size"), learning_rate=attrs.get("learning_rate"),
-            dropout=attrs.get("dropout"), stages=attrs.get("stages", ""), fidelity=attrs.get("fidelity", ""),
+            dropout=attrs.get("dropout"), augment=attrs.get("augment"), stages=attrs.get("stages", ""),
+            fidelity=attrs.get("fidelity", ""),
             val_accuracy=value, keras_accuracy=attrs.get("keras_accuracy"),
             estimated_ms=attrs.get("estimated_ms"), measured_ms=measured_ms, measured_on=measured_on,
             size_bytes=size, meets_limits=None, wall_seconds=attrs.get("wall_seconds"), reason=reason,

@@ -25,6 +25,24 @@ def test_a_space_file_replaces_only_the_keys_it_holds(tmp_path):
     assert space.dropout == default_space().dropout
 
 
+def test_augmentation_is_searched_unless_the_caller_fixes_it(tmp_path):
+    from edgekit.tuning.space import Architecture, Choice
+
+    path = tmp_path / "space.toml"
+    path.write_text("augment = ['none', 'flip=none,rotation=0.1']\n")
+    space = load_space(path)
+    assert space.augment == ("none", "flip=none,rotation=0.1")
+    choice = Choice(Architecture(Backbone.SMALL_CNN, 1.0, 32), 1e-3, 0.2, augment="flip=none,rotation=0.1")
+    assert space.params(choice)["augment"] == "flip=none,rotation=0.1" and space.contains(choice)
+    # What a trial's build receives reads as the build's own --augment would.
+    augment = BuildConfig().replace(**choice.build_options()).augment
+    assert augment.flip.value == "none" and augment.rotation == 0.1 and augment.zoom == 0.1
+    assert space.no_augment == "none"
+    fixed = narrowed(space, BuildConfig().replace(augment="default"), ("augment",))
+    assert not fixed.search_augment and fixed.no_augment is None and fixed.to_dict()["augment"] == "fixed"
+    assert "augment" not in fixed.params(Choice(choice.architecture, 1e-3, 0.2))
+
+
 @pytest.mark.parametrize("text, named", [
     ("learning_rat = [0.001, 0.01]\n", "'learning_rat'"),
     ("[backbones.resnet50]\nalpha = [1.0]\n", "'backbones.resnet50'"),
@@ -33,6 +51,7 @@ def test_a_space_file_replaces_only_the_keys_it_holds(tmp_path):
     ("dropout = [0.2, 1.5]\n", "'dropout'"),
     ("[backbones.mobilenet_v2]\nimage_size = [16]\n", "'backbones.mobilenet_v2.image_size'"),
     ("cluster = [1]\n", "'cluster'"),
+    ("augment = ['none', 'flip=sideways']\n", "'augment'"),
 ])
 def test_a_bad_space_key_is_named_with_the_file(tmp_path, text, named):
     path = tmp_path / "space.toml"
@@ -55,7 +74,7 @@ def test_cli_names_an_unknown_space_key_in_one_line_before_importing_tensorflow(
     assert run.returncode == 1
     lines = run.stderr.strip().splitlines()
     assert lines[0] == f"Error: space {path}: unknown key 'backbone' (known: backbones, learning_rate, dropout, " \
-                       "prune, cluster, qat)"
+                       "augment, prune, cluster, qat)"
     assert lines[1] == "False"
     assert not (tmp_path / "out").exists()
 

@@ -124,7 +124,7 @@ def _complete_row(number: int, wall_seconds: float):
 
     return TrialRow(number=number, state=TrialState.COMPLETE, baseline=None, model="small_cnn 1@32",
                     backbone="small_cnn", weights="none", alpha=1.0, image_size=32, learning_rate=1e-3, dropout=0.2,
-                    stages="none", fidelity="full: 3 epochs", val_accuracy=0.9, keras_accuracy=0.9,
+                    augment="none", stages="none", fidelity="full: 3 epochs", val_accuracy=0.9, keras_accuracy=0.9,
                     estimated_ms=0.02, measured_ms=None, measured_on=None, size_bytes=1000, meets_limits=True,
                     wall_seconds=wall_seconds, reason=None, folder="trials/0000", worker="w")
 
