@@ -277,13 +277,15 @@ def tune_command(ctx: click.Context, data: str, quiet: bool, as_json: bool, prun
     \b
       edgekit tune DATA --target rpi4 --max-latency-ms 8 --max-size-kb 500 --time-budget 30m --out tune
 
-    Backbones, widths, input sizes, learning rate, dropout and stages are searched by
-    Optuna. Each candidate is converted untrained and priced first (the target's cost
-    model, or --remote): what cannot meet the limits is rejected without training.
-    Trials are builds; successive halving stops the weaker ones early. Any build option
-    given here is fixed for every trial. OUT gets trials.csv, report.html, tune.json
-    and best/, the chosen model's full build. The search lives in OUT/study.journal
-    (or --storage): the same command again continues it, and several workers share it.
+    Backbones, widths, input sizes, learning rate, dropout, augmentation and stages are
+    searched by Optuna. Each candidate is converted untrained and priced first (the
+    target's cost model, or --remote): what cannot meet the limits is rejected without
+    training. Trials are builds; successive halving stops the weaker ones early, and with
+    --time-budget a candidate too slow to screen in a quarter of the time left is not
+    trained. Any build option given here is fixed for every trial. OUT gets trials.csv,
+    report.html, tune.json and best/, the chosen model's full build. The search lives in
+    OUT/study.journal (or --storage): the same command again continues it, and several
+    workers share it.
     """
     from edgekit.tuning import TuneConfig, tune
 

@@ -500,6 +500,7 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
             say.log(f"{too_slow_in_a_row} candidates in a row were too slow to train in the time left: the search "
                     "ends here")
             break
+        before = trained(study)
         study.optimize(objective, n_trials=1, catch=(EdgekitError,))
         clock.mark()
         rows = _rows(study, plan)
@@ -508,7 +509,9 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
             # The refit replays the chosen trial's epochs up to its best one, on a quarter more
             # images, without the search's checks: about the trial's own time.
             clock.reserve = best.wall_seconds
-        _progress_line(rows, study, plan, clock, say)
+        if trained(study) != before:
+            # A candidate rejected or skipped untrained has said so in its own line.
+            _progress_line(rows, study, plan, clock, say)
         atomic_write(plan.out / "trials.csv", to_csv(rows))
 
 
