@@ -55,6 +55,7 @@ def tune_page(search: Search, rows: Sequence[TrialRow]) -> Page:
         ("trained to the end", states.count(TrialState.COMPLETE)),
         ("screened out early", states.count(TrialState.SCREENED_OUT)),
         ("rejected before training", states.count(TrialState.REJECTED)),
+        ("too slow for the time left", states.count(TrialState.TOO_SLOW)),
         ("search time", f"{search.spent_seconds / 60:.1f} min"),
     ]))
     if best is None:

@@ -19,6 +19,8 @@ class TrialState(StrEnum):
     COMPLETE = "complete"
     SCREENED_OUT = "screened out"  # stopped by successive halving
     CUT = "cut by the time budget"
+    # Not started: its first epochs would have taken too much of the time left.
+    TOO_SLOW = "too slow for the time left"
     REJECTED = "rejected before training"
     FAILED = "failed"
     RUNNING = "running"
@@ -95,6 +97,8 @@ def rows_of(study: Any, *, max_latency_ms: float, max_bytes: float | None,
             state, reason = TrialState.COMPLETE, None
         elif trial.state == Optuna.PRUNED and "rejected" in attrs:
             state, reason = TrialState.REJECTED, attrs["rejected"]
+        elif trial.state == Optuna.PRUNED and "too_slow" in attrs:
+            state, reason = TrialState.TOO_SLOW, attrs["too_slow"]
         elif trial.state == Optuna.PRUNED and "stopped" in attrs:
             state, reason = TrialState.CUT, attrs["stopped"]
         elif trial.state == Optuna.PRUNED:

@@ -438,8 +438,8 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
             slow = too_slow_to_screen(sized.macs, rate, clock, search.screen_epochs)
         if slow is not None:
             too_slow_in_a_row += 1
-            trial.set_user_attr("stopped", slow)
-            trial.set_user_attr("fidelity", "none: too slow for the time left")
+            trial.set_user_attr("too_slow", slow)
+            trial.set_user_attr("fidelity", "none: not trained")
             say.log(f"trial {trial.number}: {arch.describe()} not trained ({slow})")
             raise optuna.TrialPruned(slow)
         finish = FINISH_PER_SIZING * (sized.seconds or 0.0)

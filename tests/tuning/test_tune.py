@@ -179,3 +179,12 @@ def test_a_candidate_is_not_trained_when_its_first_epochs_would_take_over_a_quar
     # Before any trial has trained an epoch, or without a time budget, nothing is refused.
     assert too_slow_to_screen(1e12, None, clock, 3) is None
     assert too_slow_to_screen(1e12, rate, Clock(study, None, "w").start(), 3) is None
+    # The trials table counts such a candidate apart from those cut while training.
+    from edgekit.tuning.results import TrialState, counts, rows_of
+
+    skipped = study.ask()
+    skipped.set_user_attr("too_slow", why)
+    study.tell(skipped, state=optuna.trial.TrialState.PRUNED)
+    rows = rows_of(study, max_latency_ms=1.0, max_bytes=None)
+    assert rows[-1].state == TrialState.TOO_SLOW and rows[-1].reason == why
+    assert counts(rows) == {"complete": 2, "too slow for the time left": 1}
