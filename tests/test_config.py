@@ -24,8 +24,10 @@ def test_every_option_but_the_tables_is_a_build_flag_with_its_help():
     for name, f in option_fields().items():
         if name in ("stages", "distill", "progress"):
             continue  # --prune/--cluster/--qat, --distill-from, --quiet
-        if name == "refit_from":
-            assert f.metadata["cli"] is False  # Python only: what tune's best/ replays
+        if name in ("refit_from", "preflight_conversion"):
+            # Python only: what tune's best/ replays, and tune's trials, whose candidates it
+            # has converted and checked already.
+            assert f.metadata["cli"] is False and f.metadata["recipe"] is False
             continue
         assert f"--{name.replace('_', '-')}" in help_text, name
         assert f.metadata["help"].split()[0] in help_text, name

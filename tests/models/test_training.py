@@ -164,4 +164,5 @@ def test_int8_head_trains_on_the_features_the_int8_model_computes(tmp_path):
     # the head scored on the int8 features: they are the features the .tflite computes.
     lite = keras_to_target(model, calibration, target, tmp_path / "whole.tflite", Progress(), output="scores").path
     tflite_accuracy = float(np.mean(predict(lite, val_data.images).argmax(1) == val_data.labels))
-    assert abs(tflite_accuracy - result.val_accuracy) <= 2 / len(val_data)
+    # In images, at most 2 apart: Keras keeps the accuracy in float32 (0.83666664 for 251/300).
+    assert abs(round(tflite_accuracy * len(val_data)) - round(result.val_accuracy * len(val_data))) <= 2
