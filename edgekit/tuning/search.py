@@ -17,7 +17,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from edgekit.errors import ConfigError, DataError, EdgekitError, first_line
 from edgekit.files import atomic_output_dir, atomic_write
@@ -393,8 +393,6 @@ class TrialProgress(Progress):
 
 def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: Progress) -> None:
     """Draw and run trials until the trial count or the time budget is reached."""
-    import optuna
-
     from edgekit.tuning.candidates import SizeCache
 
     config = plan.config
@@ -431,27 +429,20 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
                             allow_cpu_fallback=config.target.allow_cpu_fallback, target=plan.profile.id)
             if why is not None:
                 rejected_in_a_row += 1
-                trial.set_user_attr("rejected", why)
-                trial.set_user_attr("fidelity", "none: rejected before training")
-                say.log(f"trial {trial.number}: {arch.describe()} rejected before training ({why})")
-                raise optuna.TrialPruned(why)
+                _not_trained(trial, say, "rejected", why, "none: rejected before training",
+                             f"rejected before training ({why})")
             slow = too_slow_to_screen(sized.macs, rate, clock, search.screen_epochs)
         if slow is not None:
             too_slow_in_a_row += 1
-            trial.set_user_attr("too_slow", slow)
-            trial.set_user_attr("fidelity", "none: not trained")
-            say.log(f"trial {trial.number}: {arch.describe()} not trained ({slow})")
-            raise optuna.TrialPruned(slow)
+            _not_trained(trial, say, "too_slow", slow, "none: not trained", f"not trained ({slow})")
         finish = FINISH_PER_SIZING * (sized.seconds or 0.0)
         if clock.out_of_time(extra=finish):
             # Not even its conversion would end before the refit's reserve: a 224-pixel
             # baseline begun with 35 s left was cut after one epoch and took the refit's time.
             # The search ends here rather than draw until a cheap one comes.
             budget_spent = True
-            trial.set_user_attr("stopped", "time budget: too little left to train it")
-            trial.set_user_attr("fidelity", "none: the time budget was spent")
-            say.log(f"trial {trial.number}: {arch.describe()} not trained: too little of the time budget is left")
-            raise optuna.TrialPruned("time budget")
+            _not_trained(trial, say, "stopped", "time budget: too little left to train it",
+                         "none: the time budget was spent", "not trained: too little of the time budget is left")
         rejected_in_a_row = too_slow_in_a_row = 0
         trial.set_user_attr("trained", True)
         folder = Path("trials") / f"{trial.number:04d}"
@@ -513,6 +504,17 @@ def run_trials(data: Any, study: Any, plan: Plan, clock: Any, worker: str, say: 
             # A candidate rejected or skipped untrained has said so in its own line.
             _progress_line(rows, study, plan, clock, say)
         atomic_write(plan.out / "trials.csv", to_csv(rows))
+
+
+def _not_trained(trial: Any, say: Progress, key: str, why: str, fidelity: str, told: str) -> NoReturn:
+    """End ``trial`` untrained: ``why`` under ``key`` (which rows_of reads as its state), its
+    fidelity, and one line saying so."""
+    import optuna
+
+    trial.set_user_attr(key, why)
+    trial.set_user_attr("fidelity", fidelity)
+    say.log(f"trial {trial.number}: {trial.user_attrs['model']} {told}")
+    raise optuna.TrialPruned(why)
 
 
 def trained(study: Any) -> int:
