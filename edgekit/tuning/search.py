@@ -305,9 +305,9 @@ def _scaled(arch: Any, plan: Plan, cache: Any, what: str) -> float | None:
 
 # A candidate whose screening rung (its first --screen-epochs epochs) would take more than this
 # share of the time left is not trained. On 2 cores, from scratch on 1,575 images at 224 px, a
-# screening rung took 35 s for MobileNetV3-small-minimalistic and 190 s for EfficientNet-B0,
-# and the baselines alone, screened, filled a 10-minute search; a quarter leaves room for at
-# least four trials in what is left.
+# screening rung took 35 s for MobileNetV3-small-minimalistic, and one EfficientNet-B0 epoch
+# took 63 s (a rung of 3, about 190 s); the baselines alone, screened, filled a 10-minute
+# search. A quarter leaves room for at least four trials in what is left.
 SCREEN_SHARE = 0.25
 
 
